@@ -1,0 +1,98 @@
+"""The ``kbundle`` command line: a thin click layer over the library.
+
+Commands parse options, call the library and render results. Every
+:class:`~bundler.errors.KbundleError` becomes one paragraph on stderr and its
+exit code (2 for bad input, 1 for a failed job); nothing reaches the user as a
+traceback unless ``KBUNDLE_DEBUG=1`` asks for one.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+from pathlib import Path
+from typing import IO, Any
+
+import click
+
+from bundler import __version__
+from bundler.cli.settings import Settings
+from bundler.cli.target_cmd import target
+from bundler.errors import KbundleError
+
+log = logging.getLogger("bundler")
+
+
+class _ReportedError(click.ClickException):
+    """A KbundleError on its way out through click, with its exit code."""
+
+    def __init__(self, message: str, exit_code: int) -> None:
+        super().__init__(message)
+        self.exit_code = exit_code  # type: ignore[misc]  # click declares a ClassVar
+
+    def show(self, file: IO[Any] | None = None) -> None:
+        # One line, unwrapped: paths and commands in it stay copy-pasteable.
+        click.echo(f"kbundle: error: {self.message}", err=True)
+
+
+class _Group(click.Group):
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except KbundleError as exc:
+            log.debug("error detail", exc_info=True)
+            raise _ReportedError(str(exc), exc.exit_code) from exc
+        except (click.ClickException, click.exceptions.Exit, click.Abort, KeyboardInterrupt):
+            raise
+        except Exception as exc:
+            if os.environ.get("KBUNDLE_DEBUG"):
+                raise
+            raise _ReportedError(
+                f"internal error: {type(exc).__name__}: {exc}. This is a bug in kbundle; "
+                "run again with KBUNDLE_DEBUG=1 to see the traceback and report it.",
+                3,
+            ) from exc
+
+
+def _setup_logging(verbose: int, quiet: bool) -> None:
+    level = logging.WARNING
+    if quiet:
+        level = logging.ERROR
+    elif verbose >= 1:
+        level = logging.INFO if verbose == 1 else logging.DEBUG
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("kbundle: %(message)s"))
+    log.handlers[:] = [handler]
+    log.setLevel(level)
+    log.propagate = False
+
+
+@click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, "-V", "--version", prog_name="kbundle")
+@click.option("-v", "--verbose", count=True, help="More output (-vv for debug detail).")
+@click.option("-q", "--quiet", is_flag=True, help="Only errors.")
+@click.option(
+    "--project",
+    type=click.Path(path_type=Path, dir_okay=False, exists=True),
+    help="The pyproject.toml whose [tool.kbundle] table to use "
+    "(default: the nearest one from the current folder up).",
+)
+@click.pass_context
+def cli(ctx: click.Context, verbose: int, quiet: bool, project: Path | None) -> None:
+    """Lock, vendor and check Python dependencies for a fixed offline image.
+
+    kbundle resolves for a TARGET image (a preset such as kaggle-t4, or one
+    captured from a live interpreter), reuses what the image already has and
+    vendors only the rest into a lib/ folder that works offline.
+    """
+    _setup_logging(verbose, quiet)
+    ctx.obj = Settings(quiet=quiet, verbose=verbose, project=project)
+
+
+cli.add_command(target)
+
+
+def main() -> None:
+    """Console-script entry point."""
+    cli(prog_name="kbundle")

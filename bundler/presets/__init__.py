@@ -1,0 +1,75 @@
+"""Target presets shipped with kbundle, and the lookup of a target by name or file.
+
+Each preset is a target TOML file in this folder (see :mod:`bundler.target_file`),
+citing its sources in comments; larger package lists sit beside it as the
+real ``pip freeze`` files they came from.
+"""
+
+from __future__ import annotations
+
+from functools import cache
+from importlib import resources
+from pathlib import Path
+
+from bundler.errors import InputError
+from bundler.target import Target
+from bundler.target_file import load_target_file, parse_target_toml
+from bundler.toml_table import Table, parse_toml
+
+DEFAULT_TARGET = "kaggle-gpu-2026"
+
+
+@cache
+def _preset_files() -> dict[str, Path]:
+    folder = Path(str(resources.files(__package__)))
+    return {p.stem: p for p in sorted(folder.glob("*.toml"))}
+
+
+@cache
+def _aliases() -> dict[str, str]:
+    aliases: dict[str, str] = {}
+    for name, path in _preset_files().items():
+        doc = parse_toml(path.read_bytes(), str(path))
+        for alias in Table(doc, str(path)).get_str_list("aliases"):
+            aliases[alias] = name
+    return aliases
+
+
+def preset_names() -> list[str]:
+    """Preset names, sorted."""
+    return sorted(_preset_files())
+
+
+def aliases_of(name: str) -> list[str]:
+    return sorted(alias for alias, target in _aliases().items() if target == name)
+
+
+@cache
+def load_preset(name: str) -> Target:
+    """A preset by name or alias; :class:`InputError` listing them otherwise."""
+    name = _aliases().get(name, name)
+    path = _preset_files().get(name)
+    if path is None:
+        known = ", ".join(preset_names() + sorted(_aliases()))
+        raise InputError(
+            f"no target preset or file named '{name}'",
+            hint=f"Presets: {known}. Or give the path of a target file "
+            "(`kbundle target capture -o FILE` writes one).",
+        )
+    return parse_target_toml(parse_toml(path.read_bytes(), str(path)), str(path), path.parent)
+
+
+def load_target(spec: str | None, manifest: Path | None = None) -> Target:
+    """The target a user named: a preset, an alias or a file; default preset if None.
+
+    ``manifest`` replaces the target's installed list (``--manifest``).
+    """
+    spec = spec or DEFAULT_TARGET
+    path = Path(spec)
+    looks_like_path = "/" in spec or path.suffix in (".toml", ".json")
+    target = load_target_file(path) if looks_like_path or path.is_file() else load_preset(spec)
+    if manifest is not None:
+        from bundler.manifest import load_manifest
+
+        target = target.with_installed(load_manifest(manifest), str(manifest))
+    return target

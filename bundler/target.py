@@ -1,0 +1,165 @@
+"""The target environment: one frozen value describing where the code will run.
+
+Everything downstream (resolution, wheel choice, CUDA matching, checks) reads
+the target, never the host. It is built from a preset, a captured TOML file or
+a pex complete-platform JSON file by :mod:`bundler.target_file`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from functools import cached_property
+from typing import Any
+
+from packaging.tags import Tag
+
+from bundler.manifest import InstalledDist, Manifest
+
+
+@dataclass(frozen=True)
+class Cuda:
+    """What the image can run on the GPU.
+
+    ``runtime`` is the CUDA toolkit/runtime version installed in the image
+    (``"12.8"``), ``driver_max`` the highest CUDA version the host driver
+    supports (what ``nvidia-smi`` prints as "CUDA Version"), ``archs`` the GPU
+    compute capabilities (``"7.5"`` for a T4). Any may be unknown.
+    """
+
+    runtime: str | None
+    driver_max: str | None
+    archs: tuple[str, ...] = ()
+
+    @property
+    def tag(self) -> str | None:
+        """The ``cuXYZ`` label of the runtime (``"12.8"`` → ``"cu128"``)."""
+        if self.runtime is None:
+            return None
+        major, _, minor = self.runtime.partition(".")
+        return f"cu{major}{minor.split('.')[0] or '0'}"
+
+    def to_json(self) -> dict[str, Any]:
+        return {"runtime": self.runtime, "driver_max": self.driver_max, "archs": list(self.archs)}
+
+
+@dataclass(frozen=True)
+class Target:
+    """A complete description of a target image.
+
+    ``tags`` is ordered best first (see :mod:`bundler.tags`); ``markers`` is
+    a full PEP 508 environment; ``installed`` maps canonical names to what the
+    image has; ``preloaded`` lists distributions whose modules the host
+    process imports before user code runs, so they can never be shadowed.
+    ``partial`` says the installed list is known to be incomplete.
+    """
+
+    name: str
+    description: str
+    sources: tuple[str, ...]
+    implementation: str
+    python_full_version: str
+    abi: str
+    os: str
+    arch: str
+    libc: str
+    glibc: str | None
+    tags: tuple[Tag, ...]
+    markers: Mapping[str, str]
+    cuda: Cuda | None
+    installed: Manifest = field(default_factory=dict)
+    provided_libraries: tuple[str, ...] = ()
+    preloaded: tuple[str, ...] = ()
+    partial: bool = False
+
+    @property
+    def python_version(self) -> tuple[int, int]:
+        major, minor = self.python_full_version.split(".")[:2]
+        return int(major), int(minor)
+
+    def with_installed(self, installed: Manifest, source: str) -> Target:
+        """This target with its installed list replaced (``--manifest``)."""
+        return replace(
+            self, installed=dict(installed), sources=(*self.sources, source), partial=False
+        )
+
+    def installed_version(self, name: str) -> InstalledDist | None:
+        return self.installed.get(name)
+
+    def fact_dict(self) -> dict[str, Any]:
+        """Everything that decides what runs on the target (no name or prose)."""
+        return {
+            "implementation": self.implementation,
+            "python_full_version": self.python_full_version,
+            "abi": self.abi,
+            "os": self.os,
+            "arch": self.arch,
+            "libc": self.libc,
+            "glibc": self.glibc,
+            "platform_tags": [str(t) for t in self.tags],
+            "markers": dict(sorted(self.markers.items())),
+            "cuda": self.cuda.to_json() if self.cuda else None,
+            "installed": {
+                name: {
+                    "version": dist.version,
+                    "requires": list(dist.requires) if dist.requires is not None else None,
+                }
+                for name, dist in sorted(self.installed.items())
+            },
+            "provided_libraries": sorted(self.provided_libraries),
+            "preloaded": sorted(self.preloaded),
+        }
+
+    @cached_property
+    def fingerprint(self) -> str:
+        """A stable hash of :meth:`fact_dict`: equal facts, equal fingerprint.
+
+        Name, description and sources are left out on purpose: renaming a
+        target or citing another source does not change what runs there, so
+        it must not invalidate locks or cached builds.
+        """
+        canonical = json.dumps(self.fact_dict(), sort_keys=True, separators=(",", ":"))
+        return "sha256:" + hashlib.sha256(canonical.encode()).hexdigest()[:32]
+
+    def to_json(self) -> dict[str, Any]:
+        """The ``kbundle target show --json`` document."""
+        facts = self.fact_dict()
+        facts["installed"] = {name: d.version for name, d in sorted(self.installed.items())}
+        return {
+            "name": self.name,
+            "description": self.description,
+            "sources": list(self.sources),
+            **facts,
+            "partial": self.partial,
+            "fingerprint": self.fingerprint,
+        }
+
+
+def default_markers(
+    python_full_version: str, arch: str, overrides: Mapping[str, str] | None = None
+) -> dict[str, str]:
+    """The PEP 508 environment of a CPython on Linux, with optional overrides.
+
+    ``platform_release`` and ``platform_version`` (the kernel) cannot be known
+    for an image that is not running; they default to ``""`` so a marker on
+    them evaluates false rather than pretending. Captured targets carry the
+    real values.
+    """
+    major, minor = python_full_version.split(".")[:2]
+    markers = {
+        "implementation_name": "cpython",
+        "implementation_version": python_full_version,
+        "os_name": "posix",
+        "platform_machine": arch,
+        "platform_python_implementation": "CPython",
+        "platform_release": "",
+        "platform_system": "Linux",
+        "platform_version": "",
+        "python_full_version": python_full_version,
+        "python_version": f"{major}.{minor}",
+        "sys_platform": "linux",
+    }
+    markers.update(overrides or {})
+    return markers

@@ -17,6 +17,7 @@ from typing import IO, Any
 import click
 
 from bundler import __version__
+from bundler.cli.lock_cmd import lock
 from bundler.cli.settings import Settings
 from bundler.cli.target_cmd import target
 from bundler.errors import KbundleError
@@ -91,6 +92,7 @@ def cli(ctx: click.Context, verbose: int, quiet: bool, project: Path | None) -> 
 
 
 cli.add_command(target)
+cli.add_command(lock)
 
 
 def main() -> None:

@@ -1,0 +1,244 @@
+"""``kbundle lock``: resolve for a target and write a PEP 751 lock."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import click
+from packaging.utils import canonicalize_name
+from rich.console import Console
+from rich.table import Table
+
+from bundler.cache import atomic_write
+from bundler.cli.options import index_options, resolve_options, target_options
+from bundler.cli.settings import Settings, settings
+from bundler.config import Config
+from bundler.errors import InputError
+from bundler.index import IndexConfig, default_index_url
+from bundler.lock_model import Lock
+from bundler.lockfile import read_lock, render_lock, render_requirements_txt
+from bundler.locking import LockOutcome, LockRequest, run_lock
+from bundler.presets import load_target
+from bundler.requirements_file import (
+    Req,
+    RequirementsInput,
+    parse_requirement_arg,
+    parse_requirements_files,
+)
+from bundler.target import Target
+
+
+def default_lock_path(config: Config, target: Target) -> Path:
+    """``[tool.kbundle] lock``, else ``lockfiles/pylock.<target>.toml`` in the project."""
+    if config.lock is not None:
+        return config.lock
+    root = config.path.parent if config.path is not None else Path.cwd()
+    return root / "lockfiles" / f"pylock.{target.name}.toml"
+
+
+def gather_request(
+    s: Settings,
+    *,
+    target: Target,
+    requirements: tuple[str, ...],
+    requirement_files: tuple[Path, ...],
+    constraint_files: tuple[Path, ...],
+    index_url: str | None,
+    extra_index_urls: tuple[str, ...],
+    find_links: tuple[str, ...],
+    build: tuple[str, ...],
+    pre: bool,
+    offline: bool,
+    refresh: bool,
+    upgrade: bool,
+    upgrade_packages: tuple[str, ...],
+    previous: Lock | None,
+) -> LockRequest:
+    """Merge command-line options over ``[tool.kbundle]`` into a LockRequest."""
+    config = s.config
+    files_input = RequirementsInput()
+    files = [*requirement_files, *config.requirements_files]
+    if files or constraint_files:
+        files_input = parse_requirements_files(files)
+    reqs: list[Req] = [parse_requirement_arg(text, "command line") for text in requirements]
+    if not reqs and not files:
+        reqs = [parse_requirement_arg(t, f"{config.path}") for t in config.requirements]
+    reqs.extend(files_input.requirements)
+    constraints = list(files_input.constraints)
+    if constraint_files:
+        constraints.extend(r for r in parse_requirements_files(list(constraint_files)).requirements)
+    if not reqs:
+        raise InputError(
+            "nothing to lock: give requirements as arguments, with -r FILE, or as "
+            "[tool.kbundle] requirements in pyproject.toml",
+            source="kbundle lock",
+        )
+    primary = index_url or files_input.index_url or config.index_url or default_index_url()
+    extras = (*extra_index_urls, *files_input.extra_index_urls, *config.extra_index_urls)
+    index = IndexConfig(
+        index_urls=tuple(dict.fromkeys((primary, *extras))),
+        find_links=tuple(dict.fromkeys((*find_links, *files_input.find_links, *config.find_links))),
+        pins=config.index_pins,
+    )
+    allowed = {b if b == ":all:" else str(canonicalize_name(b)) for b in build}
+    allowed |= set(config.build)
+    return LockRequest(
+        target=target,
+        requirements=reqs,
+        constraints=constraints,
+        index=index,
+        build=frozenset(allowed),
+        pre=pre or files_input.pre,
+        offline=offline,
+        refresh=refresh,
+        previous=previous,
+        upgrade=upgrade,
+        upgrade_packages=frozenset(canonicalize_name(n) for n in upgrade_packages),
+    )
+
+
+def _human_size(size: int | None) -> str:
+    if size is None:
+        return "?"
+    value = float(size)
+    for unit in ("B", "kB", "MB", "GB"):
+        if value < 1000 or unit == "GB":
+            return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
+        value /= 1000
+    return f"{size} B"
+
+
+def vendor_bytes(lock: Lock) -> int:
+    total = 0
+    for p in lock.vendored:
+        artifact = p.wheel or p.sdist
+        total += artifact.size or 0 if artifact else 0
+    return total
+
+
+def report_table(outcome: LockOutcome, path: Path) -> None:
+    """The human report, on stderr."""
+    lock = outcome.lock
+    table = Table(box=None, pad_edge=False, header_style="bold")
+    for column in ("package", "version", "source", "size"):
+        table.add_column(column, justify="right" if column == "size" else "left")
+    for p in lock.packages:
+        artifact = p.wheel or p.sdist
+        note = f" (shadows image {p.shadows})" if p.shadows else ""
+        table.add_row(
+            p.name, p.version, p.source + note, _human_size(artifact.size) if artifact else "-"
+        )
+    console = Console(stderr=True, width=None if sys.stderr.isatty() else 120)
+    console.print(table)
+    for note in outcome.resolution.notes:
+        console.print(f"note: {note}", highlight=False)
+    vendored = len(lock.vendored)
+    console.print(
+        f"{len(lock.packages)} packages for {lock.target_name}: {len(lock.image)} from the image, "
+        f"{vendored} to vendor ({_human_size(vendor_bytes(lock))}); "
+        f"resolved in {outcome.seconds:.2f}s -> {path}",
+        highlight=False,
+    )
+
+
+def lock_json(outcome: LockOutcome, path: Path) -> dict[str, object]:
+    lock = outcome.lock
+    packages = []
+    for p in lock.packages:
+        artifact = p.wheel or p.sdist
+        packages.append(
+            {
+                "name": p.name,
+                "version": p.version,
+                "source": p.source,
+                "url": artifact.url if artifact else None,
+                "sha256": artifact.sha256 if artifact else None,
+                "size": artifact.size if artifact else None,
+            }
+        )
+    return {
+        "target": lock.target_name,
+        "lock": str(path),
+        "seconds": round(outcome.seconds, 3),
+        "vendor_bytes": vendor_bytes(lock),
+        "packages": packages,
+    }
+
+
+@click.command("lock")
+@click.argument("requirements", nargs=-1, metavar="[REQUIREMENT]...")
+@target_options
+@index_options
+@resolve_options
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="Lock file to write (default: [tool.kbundle] lock, else lockfiles/pylock.<target>.toml).",
+)
+@click.option(
+    "--export-requirements",
+    type=click.Path(path_type=Path, dir_okay=False),
+    metavar="FILE",
+    help="Also write the vendored set as a pip-compile style requirements.txt with hashes.",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print the result as JSON on stdout.")
+def lock(
+    requirements: tuple[str, ...],
+    target: str | None,
+    manifest: Path | None,
+    output: Path | None,
+    export_requirements: Path | None,
+    as_json: bool,
+    requirement_files: tuple[Path, ...],
+    constraint_files: tuple[Path, ...],
+    index_url: str | None,
+    extra_index_urls: tuple[str, ...],
+    find_links: tuple[str, ...],
+    build: tuple[str, ...],
+    pre: bool,
+    offline: bool,
+    refresh: bool,
+    upgrade: bool,
+    upgrade_packages: tuple[str, ...],
+) -> None:
+    """Resolve REQUIREMENTs for the target image and write a PEP 751 lock.
+
+    The image's installed packages are candidates like any other: a version the
+    image has is used whenever it satisfies every requirement, so only the rest
+    is vendored. Markers, Requires-Python and wheel tags are evaluated for the
+    target, never for this machine. An existing lock's pins are kept while
+    they still fit (see --upgrade).
+    """
+    s = settings()
+    config = s.config
+    t = load_target(target or config.target, manifest or config.manifest)
+    path = output or default_lock_path(config, t)
+    previous = read_lock(path) if path.is_file() and not upgrade else None
+    request = gather_request(
+        s,
+        target=t,
+        requirements=requirements,
+        requirement_files=requirement_files,
+        constraint_files=constraint_files,
+        index_url=index_url,
+        extra_index_urls=extra_index_urls,
+        find_links=find_links,
+        build=build,
+        pre=pre,
+        offline=offline,
+        refresh=refresh,
+        upgrade=upgrade,
+        upgrade_packages=upgrade_packages,
+        previous=previous,
+    )
+    outcome = run_lock(request)
+    atomic_write(path, render_lock(outcome.lock).encode())
+    if export_requirements is not None:
+        atomic_write(export_requirements, render_requirements_txt(outcome.lock).encode())
+    if as_json:
+        click.echo(json.dumps(lock_json(outcome, path), indent=2))
+    if not s.quiet:
+        report_table(outcome, path)

@@ -1,0 +1,103 @@
+"""Options shared by the commands that take a target, indexes and requirements."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def _compose(*decorators: Callable[[F], F]) -> Callable[[F], F]:
+    def apply(func: F) -> F:
+        for decorator in reversed(decorators):
+            func = decorator(func)
+        return func
+
+    return apply
+
+
+target_options = _compose(
+    click.option(
+        "-t",
+        "--target",
+        "target",
+        metavar="NAME|FILE",
+        help="Target preset, alias or file (default: [tool.kbundle] target, else kaggle-gpu-2026).",
+    ),
+    click.option(
+        "--manifest",
+        type=click.Path(path_type=Path, dir_okay=False),
+        help="The image's installed packages (pip freeze / pip list JSON / capture); "
+        "replaces the target's list.",
+    ),
+)
+
+index_options = _compose(
+    click.option(
+        "-i",
+        "--index-url",
+        metavar="URL",
+        help="Primary index (default: pip's configured index, else PyPI). '{cuda}' is "
+        "replaced by the target's CUDA tag, e.g. cu121.",
+    ),
+    click.option(
+        "--extra-index-url",
+        "extra_index_urls",
+        multiple=True,
+        metavar="URL",
+        help="More indexes, asked after the primary one; the first index that knows a "
+        "name supplies all of its files.",
+    ),
+    click.option(
+        "-f",
+        "--find-links",
+        "find_links",
+        multiple=True,
+        metavar="PATH|URL",
+        help="A folder or HTML page of distribution files to consider too.",
+    ),
+    click.option("--offline", is_flag=True, help="Use only the cache; fail on a miss."),
+    click.option("--refresh", is_flag=True, help="Revalidate every cached index page."),
+)
+
+resolve_options = _compose(
+    click.option(
+        "-r",
+        "--requirement",
+        "requirement_files",
+        multiple=True,
+        type=click.Path(path_type=Path, dir_okay=False),
+        metavar="FILE",
+        help="Read requirements from a pip requirements file (repeatable).",
+    ),
+    click.option(
+        "-c",
+        "--constraint",
+        "constraint_files",
+        multiple=True,
+        type=click.Path(path_type=Path, dir_okay=False),
+        metavar="FILE",
+        help="Constrain versions with a pip constraints file (repeatable).",
+    ),
+    click.option(
+        "--build",
+        "build",
+        multiple=True,
+        metavar="NAME",
+        help="Allow building NAME from its sdist (':all:' for every package).",
+    ),
+    click.option("--pre", is_flag=True, help="Allow pre-releases."),
+    click.option("-U", "--upgrade", is_flag=True, help="Ignore the pins of an existing lock."),
+    click.option(
+        "-P",
+        "--upgrade-package",
+        "upgrade_packages",
+        multiple=True,
+        metavar="NAME",
+        help="Let NAME move off its pin in the existing lock (repeatable).",
+    ),
+)

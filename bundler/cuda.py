@@ -1,0 +1,101 @@
+"""CUDA conventions: variant labels, what a driver can run, which variant to prefer.
+
+One module knows these rules; the resolver, vendor and check ask it.
+
+* A build for CUDA X.y runs where the driver supports CUDA X.0 or newer
+  (minor-version compatibility inside a major): 12.x needs a driver for
+  12.0+, 13.x one for 13.0+. A major the driver cannot run is never chosen.
+* Among runnable variants the one closest to, and not above, the image's
+  CUDA runtime is preferred: it matches the toolkit libraries the image
+  ships, so nothing more needs vendoring.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from packaging.version import Version
+
+from bundler.target import Cuda
+
+_LABEL = re.compile(r"^cu(\d+)$")
+
+
+@dataclass(frozen=True, order=True)
+class CudaVersion:
+    major: int
+    minor: int
+
+    @classmethod
+    def parse(cls, text: str) -> CudaVersion:
+        """``"12.8"`` or ``"12"``."""
+        major, _, minor = text.partition(".")
+        return cls(int(major), int(minor.split(".")[0] or 0))
+
+    @classmethod
+    def from_label(cls, label: str) -> CudaVersion | None:
+        """``cu121`` → 12.1, ``cu118`` → 11.8, ``cu130`` → 13.0; None for others."""
+        match = _LABEL.match(label)
+        if not match:
+            return None
+        digits = match.group(1)
+        if len(digits) < 3:
+            return None
+        return cls(int(digits[:-1]), int(digits[-1]))
+
+    @property
+    def label(self) -> str:
+        return f"cu{self.major}{self.minor}"
+
+    def __str__(self) -> str:
+        return f"{self.major}.{self.minor}"
+
+
+def variant_of(version: Version) -> str | None:
+    """The CUDA variant a local version label names: ``cu121``, ``cpu`` or None."""
+    if version.local is None:
+        return None
+    first = version.local.split(".")[0]
+    if first == "cpu" or CudaVersion.from_label(first) is not None:
+        return first
+    return None
+
+
+def driver_can_run(build: CudaVersion, cuda: Cuda | None) -> bool:
+    """True when the target's driver runs code built with CUDA ``build``.
+
+    Unknown driver: assume the image runtime's major is what it runs.
+    """
+    if cuda is None:
+        return False
+    ceiling = cuda.driver_max or cuda.runtime
+    if ceiling is None:
+        return True
+    return build.major <= CudaVersion.parse(ceiling).major
+
+
+def variant_rank(variant: str | None, cuda: Cuda | None) -> tuple[int, int] | None:
+    """Sort key (higher is better) for a CUDA variant on a target, or None to reject.
+
+    Tiers, for a target with CUDA: a runnable variant at or below the image
+    runtime (closest first) > no variant label > a runnable variant above the
+    runtime (closest first) > ``cpu``. Without CUDA: ``cpu`` > no label >
+    CUDA builds (they still work on CPU but carry GPU code for nothing).
+    """
+    if variant is None:
+        return (2, 0)
+    if variant == "cpu":
+        return (3, 0) if cuda is None else (0, 0)
+    build = CudaVersion.from_label(variant)
+    if build is None:
+        return (2, 0)
+    if cuda is None:
+        return (1, -build.major * 10 - build.minor)
+    if not driver_can_run(build, cuda):
+        return None
+    runtime = CudaVersion.parse(cuda.runtime) if cuda.runtime else None
+    code = build.major * 10 + build.minor
+    if runtime is None or build <= runtime:
+        return (4, code)
+    return (1, -code)

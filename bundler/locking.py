@@ -1,0 +1,120 @@
+"""``kbundle lock`` as a library call: inputs gathered, resolved, made a Lock.
+
+This is the I/O edge around the pure resolver: it builds the HTTP client and
+finder, reads a previous lock to keep its pins, and times the run.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from packaging.specifiers import SpecifierSet
+from packaging.utils import NormalizedName, canonicalize_name
+from packaging.version import InvalidVersion, Version
+
+from bundler.errors import InputError
+from bundler.http import HttpClient
+from bundler.index import Finder, IndexConfig
+from bundler.lock_model import Lock
+from bundler.prefetch import PrefetchingSource
+from bundler.provider import Policy, Requirement
+from bundler.requirements_file import Req
+from bundler.resolve import Resolution, resolve, to_lock
+from bundler.target import Target
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class LockRequest:
+    """Everything one lock needs, already validated by the caller."""
+
+    target: Target
+    requirements: Sequence[Req]
+    index: IndexConfig
+    constraints: Sequence[Req] = ()
+    build: frozenset[str] = frozenset()
+    pre: bool = False
+    offline: bool = False
+    refresh: bool = False
+    previous: Lock | None = None
+    upgrade: bool = False
+    upgrade_packages: frozenset[str] = field(default_factory=frozenset)
+
+
+@dataclass(frozen=True)
+class LockOutcome:
+    lock: Lock
+    resolution: Resolution
+    seconds: float
+
+
+def kept_pins(request: LockRequest) -> dict[NormalizedName, Version]:
+    """Versions of the previous lock to prefer (all but those being upgraded)."""
+    if request.previous is None or request.upgrade:
+        return {}
+    pins: dict[NormalizedName, Version] = {}
+    for package in request.previous.packages:
+        name = canonicalize_name(package.name)
+        if name in request.upgrade_packages or package.source == "image":
+            continue
+        try:
+            pins[name] = Version(package.version)
+        except InvalidVersion:
+            continue
+    return pins
+
+
+def applies(req: Req, target: Target) -> bool:
+    """Is a top-level requirement's marker true on the target (never the host)?"""
+    marker = req.requirement.marker
+    return marker is None or marker.evaluate({**target.markers, "extra": ""})
+
+
+def _check_supported(reqs: Sequence[Req]) -> None:
+    for req in reqs:
+        if req.requirement.url:
+            raise InputError(
+                f"'{req.requirement}' is a direct URL requirement, which kbundle cannot lock yet",
+                source=req.location,
+                hint="Put the file in a --find-links folder and require it by name and version.",
+            )
+
+
+def _constraints(reqs: Sequence[Req]) -> dict[NormalizedName, SpecifierSet]:
+    merged: dict[NormalizedName, SpecifierSet] = {}
+    for req in reqs:
+        merged[req.name] = merged.get(req.name, SpecifierSet()) & req.requirement.specifier
+    return merged
+
+
+def run_lock(request: LockRequest) -> LockOutcome:
+    """Resolve ``request`` and return the lock (nothing is written here)."""
+    started = time.perf_counter()
+    _check_supported([*request.requirements, *request.constraints])
+    cuda_tag = request.target.cuda.tag if request.target.cuda else None
+    index = IndexConfig(
+        index_urls=request.index.index_urls,
+        find_links=request.index.find_links,
+        pins=request.index.pins,
+        cuda=cuda_tag,
+    )
+    client = HttpClient(offline=request.offline, refresh=request.refresh)
+    policy = Policy(
+        may_build=request.build,
+        allow_pre=request.pre,
+        preferred=kept_pins(request),
+        constraints=_constraints(request.constraints),
+    )
+    roots = [
+        Requirement.from_pkg(r.requirement, r.location)
+        for r in request.requirements
+        if applies(r, request.target)
+    ]
+    with PrefetchingSource(Finder(index, client)) as source:
+        resolution = resolve(request.target, roots, source=source, policy=policy)
+    lock = to_lock(request.target, resolution, [str(r.requirement) for r in request.requirements])
+    return LockOutcome(lock, resolution, time.perf_counter() - started)

@@ -1,0 +1,537 @@
+"""HTTP for the index layer: one pooled client, an on-disk cache and ranges.
+
+:class:`HttpClient` wraps a single thread-safe ``urllib3.PoolManager`` so the
+metadata fetches (many small parallel requests to one host) reuse
+connections. ``file://`` URLs are answered from the local file system through
+the same methods, so a local index or find-links directory needs no special
+casing above this module.
+
+The HTTP cache lives under ``cache_dir()/http``: one file per (URL, Accept)
+holding a JSON line of metadata followed by the body, written atomically.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import logging
+import os
+import time
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import TYPE_CHECKING, Protocol, TypeVar
+from urllib.parse import unquote, urlsplit, urlunsplit
+from urllib.request import url2pathname
+
+import urllib3
+from urllib3.exceptions import HTTPError as Urllib3Error
+from urllib3.exceptions import SSLError
+
+from bundler.cache import atomic_write, atomic_writer, cache_dir, key_path, read_or_none
+from bundler.errors import InputError, NetworkError, OfflineMiss
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, Mapping
+
+log = logging.getLogger(__name__)
+
+_T = TypeVar("_T")
+
+#: Statuses worth another try: the server or a proxy in front of it is busy.
+RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
+#: Statuses stored in the HTTP cache; 404/410 too, so an offline run still
+#: knows which index does not have a project.
+_CACHEABLE = frozenset({200, 404, 410})
+#: Response headers kept in a cache entry.
+_KEPT_HEADERS = ("content-type", "etag", "last-modified", "cache-control", "age")
+_CHUNK = 1 << 20
+_OFFLINE_HINT = "Run once without --offline to fill the cache."
+_NETWORK_HINT = "Check the network connection, or use --offline to work from the cache."
+
+
+class HttpStatusError(NetworkError):
+    """The server answered with an error status."""
+
+    def __init__(self, url: str, status: int) -> None:
+        super().__init__(f"{redact_url(url)} answered HTTP {status}.")
+        self.url = url
+        self.status = status
+
+
+class RangeNotSupported(NetworkError):
+    """The server ignored a ``Range`` header; the caller should fetch the whole file."""
+
+
+class HashMismatch(NetworkError):
+    """Downloaded bytes do not have the hash the index promised."""
+
+    def __init__(self, url: str, algorithm: str, expected: str, actual: str) -> None:
+        super().__init__(
+            f"{redact_url(url)} has {algorithm} {actual}, but the index lists {expected}.",
+            hint="The file changed on the server or was corrupted in transit; try again.",
+        )
+
+
+class _Transient(Exception):
+    """A failure worth retrying (connection trouble or a 5xx); never escapes."""
+
+
+@dataclass(frozen=True)
+class Response:
+    """A complete response: ``url`` is the final URL (after redirects), the base
+    for relative links; ``headers`` have lower-case names."""
+
+    url: str
+    status: int
+    headers: Mapping[str, str]
+    body: bytes
+    from_cache: bool = False
+
+    @property
+    def content_type(self) -> str:
+        """The media type without parameters, lower-cased ("" when absent)."""
+        return self.headers.get("content-type", "").split(";")[0].strip().lower()
+
+    def raise_for_status(self) -> None:
+        """Raise :class:`HttpStatusError` for a 4xx/5xx status."""
+        if self.status >= 400:
+            raise HttpStatusError(self.url, self.status)
+
+
+class Fetcher(Protocol):
+    """What the index layer needs from an HTTP client (tests may inject fakes)."""
+
+    @property
+    def offline(self) -> bool:
+        """True when nothing may touch the network."""
+        ...
+
+    def get(
+        self,
+        url: str,
+        *,
+        headers: Mapping[str, str] | None = None,
+        cache: bool = True,
+        max_age: float | None = None,
+    ) -> Response:
+        """A complete response for ``url`` (any status), possibly from the cache."""
+        ...
+
+    def get_range(self, url: str, start: int, end: int) -> bytes:
+        """Bytes ``start..end`` (inclusive) of ``url``; RangeNotSupported if ignored."""
+        ...
+
+    def get_tail(self, url: str, length: int) -> tuple[int, bytes]:
+        """(file size, last ``length`` bytes) of ``url``; RangeNotSupported if ignored."""
+        ...
+
+    def fetch_file(self, url: str, dest: Path, *, sha256: str | None = None) -> str:
+        """Stream ``url`` to ``dest`` atomically, verify ``sha256``, return the sha256."""
+        ...
+
+
+def redact_url(url: str) -> str:
+    """``url`` with any ``user:password@`` replaced by ``****@`` (for messages and logs)."""
+    parts = urlsplit(url)
+    if "@" not in parts.netloc:
+        return url
+    host = parts.netloc.rpartition("@")[2]
+    return urlunsplit(parts._replace(netloc="****@" + host))
+
+
+def is_file_url(url: str) -> bool:
+    """True for ``file:`` URLs."""
+    return url[:5].lower() == "file:"
+
+
+def file_url_to_path(url: str) -> Path:
+    """The local path of a ``file://`` URL (``file:///x`` or ``file://localhost/x``)."""
+    parts = urlsplit(url)
+    if parts.netloc not in ("", "localhost"):
+        raise InputError(f"{url}: only local file:// URLs are supported")
+    return Path(url2pathname(unquote(parts.path)))
+
+
+def _ca_bundle(environ: Mapping[str, str]) -> str | None:
+    for variable in ("PIP_CERT", "SSL_CERT_FILE", "REQUESTS_CA_BUNDLE"):
+        value = environ.get(variable)
+        if value:
+            if not Path(value).exists():
+                raise InputError(f"{variable}={value} does not exist", source=variable)
+            return value
+    return None
+
+
+def _cache_control(headers: Mapping[str, str]) -> dict[str, str]:
+    directives: dict[str, str] = {}
+    for item in headers.get("cache-control", "").split(","):
+        name, _, value = item.strip().partition("=")
+        if name:
+            directives[name.lower()] = value.strip().strip('"')
+    return directives
+
+
+def _int_or_none(text: str | None) -> int | None:
+    try:
+        return int(text) if text is not None else None
+    except ValueError:
+        return None
+
+
+@dataclass(frozen=True)
+class _Entry:
+    """One stored response; ``stored_at`` is when it was last known fresh at age 0."""
+
+    response: Response
+    stored_at: float
+
+    def is_fresh(self, now: float, default_max_age: float | None) -> bool:
+        directives = _cache_control(self.response.headers)
+        if "no-cache" in directives:
+            return False
+        max_age = _int_or_none(directives.get("max-age"))
+        lifetime = max_age if max_age is not None else default_max_age
+        return lifetime is not None and now - self.stored_at < lifetime
+
+    def encode(self, request_url: str) -> bytes:
+        meta = {
+            "status": self.response.status,
+            # The request URL may carry credentials: store only a redirect target.
+            "url": None if self.response.url == request_url else self.response.url,
+            "headers": dict(self.response.headers),
+            "stored_at": self.stored_at,
+        }
+        return json.dumps(meta).encode() + b"\n" + self.response.body
+
+    @classmethod
+    def decode(cls, data: bytes, request_url: str) -> _Entry | None:
+        line, _, body = data.partition(b"\n")
+        try:
+            meta = json.loads(line)
+            response = Response(
+                url=meta["url"] or request_url,
+                status=int(meta["status"]),
+                headers={str(k): str(v) for k, v in meta["headers"].items()},
+                body=body,
+                from_cache=True,
+            )
+            return cls(response, float(meta["stored_at"]))
+        except (ValueError, KeyError, TypeError, AttributeError):
+            log.debug("ignoring unreadable cache entry for %s", redact_url(request_url))
+            return None
+
+
+class HttpClient:
+    """A thread-safe HTTP(S) + ``file://`` client with an on-disk cache.
+
+    ``offline=True`` answers only from the cache (and local files) and raises
+    :class:`~bundler.errors.OfflineMiss` otherwise; ``refresh=True`` never
+    trusts a cached response without asking the server (a 304 still reuses
+    it). Connection errors and 429/5xx answers are retried ``retries`` times
+    with exponential backoff starting at ``backoff`` seconds.
+    """
+
+    def __init__(
+        self,
+        *,
+        offline: bool = False,
+        refresh: bool = False,
+        cache_root: Path | None = None,
+        environ: Mapping[str, str] = os.environ,
+        timeout: float = 30.0,
+        retries: int = 3,
+        backoff: float = 0.5,
+        max_connections: int = 16,
+    ) -> None:
+        self.offline = offline
+        self.refresh = refresh
+        self._http_dir = (cache_root or cache_dir(environ)) / "http"
+        self._retries = retries
+        self._backoff = backoff
+        # Credentials seen in any URL, per host: relative file links on a
+        # credentialed index (or a redirect) then authenticate too, as pip does.
+        self._credentials: dict[str, str] = {}
+        ca = _ca_bundle(environ)
+        self._pool = urllib3.PoolManager(
+            num_pools=32,
+            maxsize=max_connections,
+            timeout=urllib3.Timeout(connect=min(timeout, 15.0), read=timeout),
+            # Only redirects are left to urllib3; every other retry is ours so a
+            # failure part-way through a body is retried the same way.
+            retries=urllib3.Retry(total=None, connect=0, read=0, status=0, other=0, redirect=10),
+            ca_certs=ca if ca and not Path(ca).is_dir() else None,
+            ca_cert_dir=ca if ca and Path(ca).is_dir() else None,
+        )
+
+    # -- public API ---------------------------------------------------------
+
+    def get(
+        self,
+        url: str,
+        *,
+        headers: Mapping[str, str] | None = None,
+        cache: bool = True,
+        max_age: float | None = None,
+    ) -> Response:
+        """GET ``url`` and return the complete response, whatever its status.
+
+        With ``cache=True`` a 200/404/410 answer is stored and reused while
+        fresh: for ``Cache-Control: max-age`` seconds, else for ``max_age``
+        (None: always revalidate). A stale entry is revalidated with
+        ``If-None-Match``/``If-Modified-Since``; ``no-store`` is never stored.
+        """
+        if is_file_url(url):
+            return self._get_file(url)
+        request_headers = {"Accept-Encoding": "gzip, deflate", **(headers or {})}
+        entry_path = None
+        stored = None
+        if cache:
+            # Accept is part of the key: JSON and HTML answers differ.
+            entry_path = key_path(self._http_dir, url + "\n" + request_headers.get("Accept", ""))
+            data = read_or_none(entry_path)
+            stored = _Entry.decode(data, url) if data is not None else None
+        if self.offline:
+            if stored is not None:
+                return stored.response
+            raise OfflineMiss(f"{redact_url(url)} is not in the cache.", hint=_OFFLINE_HINT)
+        now = time.time()
+        if stored is not None:
+            if not self.refresh and stored.is_fresh(now, max_age):
+                return stored.response
+            if etag := stored.response.headers.get("etag"):
+                request_headers["If-None-Match"] = etag
+            if modified := stored.response.headers.get("last-modified"):
+                request_headers["If-Modified-Since"] = modified
+
+        def attempt() -> Response:
+            raw = self._open(url, request_headers, preload=True)
+            try:
+                return self._to_response(url, raw, raw.data)
+            finally:
+                raw.release_conn()
+
+        response = self._retrying(url, attempt)
+        if response.status == 304 and stored is not None:
+            merged = {**stored.response.headers, **_kept(response.headers)}
+            response = replace(stored.response, headers=merged)
+        if entry_path is not None and response.status in _CACHEABLE:
+            if "no-store" in _cache_control(response.headers):
+                entry_path.unlink(missing_ok=True)
+            else:
+                age = _int_or_none(response.headers.get("age")) or 0
+                entry = _Entry(
+                    Response(response.url, response.status, _kept(response.headers), response.body),
+                    now - age,
+                )
+                atomic_write(entry_path, entry.encode(url))
+        return response
+
+    def get_range(self, url: str, start: int, end: int) -> bytes:
+        """Bytes ``start``..``end`` (inclusive) of ``url``, uncached.
+
+        Raises :class:`RangeNotSupported` when the server answers 200 instead
+        of 206 (the body is not read).
+        """
+        if is_file_url(url):
+            with file_url_to_path(url).open("rb") as handle:
+                handle.seek(start)
+                return handle.read(end - start + 1)
+        first, _, body = self._ranged(url, f"bytes={start}-{end}")
+        if first != start:
+            raise NetworkError(
+                f"{redact_url(url)} answered a range starting at {first}, not {start}."
+            )
+        return body
+
+    def get_tail(self, url: str, length: int) -> tuple[int, bytes]:
+        """The file size and its last ``length`` bytes (a suffix range), uncached.
+
+        Raises :class:`RangeNotSupported` when the server ignores the range.
+        """
+        if is_file_url(url):
+            path = file_url_to_path(url)
+            with path.open("rb") as handle:
+                size = handle.seek(0, os.SEEK_END)
+                handle.seek(max(0, size - length))
+                return size, handle.read()
+        first, total, body = self._ranged(url, f"bytes=-{length}")
+        if first + len(body) != total:
+            raise NetworkError(f"{redact_url(url)} answered a suffix range that ends early.")
+        return total, body
+
+    def fetch_file(self, url: str, dest: Path, *, sha256: str | None = None) -> str:
+        """Stream ``url`` into ``dest`` (atomically) and return its sha256.
+
+        When ``sha256`` is given and differs, :class:`HashMismatch` is raised
+        and ``dest`` is left untouched. A connection lost mid-body restarts
+        the download (up to ``retries`` times).
+        """
+        if is_file_url(url):
+            with file_url_to_path(url).open("rb") as handle:
+                return _copy_verified(url, handle, dest, sha256)
+        if self.offline:
+            raise OfflineMiss(f"{redact_url(url)} is not in the cache.", hint=_OFFLINE_HINT)
+
+        def attempt() -> str:
+            raw = self._open(url, {"Accept-Encoding": "identity"}, preload=False)
+            try:
+                if raw.status >= 400:
+                    raise HttpStatusError(url, raw.status)
+                return _copy_verified(url, _BodyReader(raw), dest, sha256)
+            finally:
+                raw.close()
+                raw.release_conn()
+
+        return self._retrying(url, attempt)
+
+    # -- internals ------------------------------------------------------------
+
+    def _ranged(self, url: str, spec: str) -> tuple[int, int, bytes]:
+        """GET with ``Range: spec``; (first byte, total size, body)."""
+        if self.offline:
+            raise OfflineMiss(f"{redact_url(url)} is not in the cache.", hint=_OFFLINE_HINT)
+        # identity: a range of a compressed representation would be useless.
+        headers = {"Range": spec, "Accept-Encoding": "identity"}
+
+        def attempt() -> tuple[int, int, bytes]:
+            raw = self._open(url, headers, preload=False)
+            try:
+                if raw.status == 200:
+                    raise RangeNotSupported(f"{redact_url(url)} ignores HTTP range requests.")
+                if raw.status != 206:
+                    raise HttpStatusError(url, raw.status)
+                content_range = raw.headers.get("content-range", "")
+                unit, _, rest = content_range.partition(" ")
+                span, _, total = rest.partition("/")
+                first, _, _ = span.partition("-")
+                if unit != "bytes" or not first.isdigit() or not total.isdigit():
+                    raise RangeNotSupported(
+                        f"{redact_url(url)} answered an unusable Content-Range {content_range!r}."
+                    )
+                return int(first), int(total), _BodyReader(raw).read()
+            finally:
+                # A 200 or an error body is never read: closing drops the socket
+                # instead of pulling a whole (possibly huge) file through it.
+                raw.close()
+                raw.release_conn()
+
+        return self._retrying(url, attempt)
+
+    def _open(
+        self, url: str, headers: Mapping[str, str], *, preload: bool
+    ) -> urllib3.BaseHTTPResponse:
+        parts = urlsplit(url)
+        request_headers = dict(headers)
+        if "@" in parts.netloc:
+            userinfo, _, host = parts.netloc.rpartition("@")
+            user, _, password = userinfo.partition(":")
+            pair = f"{unquote(user)}:{unquote(password)}"
+            self._credentials[host] = base64.b64encode(pair.encode()).decode()
+            url = urlunsplit(parts._replace(netloc=host))
+        if (token := self._credentials.get(urlsplit(url).netloc)) is not None:
+            request_headers.setdefault("Authorization", f"Basic {token}")
+        log.debug("GET %s %s", redact_url(url), headers.get("Range", ""))
+        try:
+            raw = self._pool.request(
+                "GET", url, headers=request_headers, preload_content=preload, decode_content=True
+            )
+        except Urllib3Error as exc:
+            reason = getattr(exc, "reason", None) or exc
+            if isinstance(reason, SSLError):
+                raise NetworkError(
+                    f"TLS failure talking to {redact_url(url)}: {reason}",
+                    hint="Set PIP_CERT or SSL_CERT_FILE to the CA bundle your network needs.",
+                ) from exc
+            raise _Transient(str(reason)) from exc
+        except OSError as exc:
+            raise _Transient(str(exc)) from exc
+        if raw.status in RETRY_STATUSES:
+            raw.close()
+            raw.release_conn()
+            raise _Transient(f"HTTP {raw.status}")
+        return raw
+
+    def _retrying(self, url: str, attempt: Callable[[], _T]) -> _T:
+        delay = self._backoff
+        for number in range(self._retries + 1):
+            try:
+                return attempt()
+            except _Transient as exc:
+                if number == self._retries:
+                    raise NetworkError(
+                        f"Could not fetch {redact_url(url)}: {exc} "
+                        f"(tried {self._retries + 1} times).",
+                        hint=_NETWORK_HINT,
+                    ) from exc
+                log.info("retrying %s in %.1fs: %s", redact_url(url), delay, exc)
+                time.sleep(delay)
+                delay *= 2
+        raise AssertionError("unreachable")
+
+    def _to_response(self, url: str, raw: urllib3.BaseHTTPResponse, body: bytes) -> Response:
+        # urllib3 reports the final URL without credentials: keep the request
+        # URL (credentials and all) as the base for relative links unless a
+        # redirect actually happened.
+        final = url
+        if raw.retries is not None and raw.retries.history and raw.url:
+            final = raw.url
+        headers = {name.lower(): value for name, value in raw.headers.items()}
+        return Response(final, raw.status, headers, body)
+
+    def _get_file(self, url: str) -> Response:
+        path = file_url_to_path(url)
+        if path.is_dir():
+            # A directory of a static index: its page is index.html, and the
+            # base URL needs a trailing slash so relative links resolve inside.
+            path = path / "index.html"
+            if not url.endswith("/"):
+                url += "/"
+        try:
+            body = path.read_bytes()
+        except (FileNotFoundError, NotADirectoryError):
+            return Response(url, 404, {}, b"")
+        suffix = path.suffix.lower()
+        content_type = {
+            ".html": "text/html",
+            ".htm": "text/html",
+            ".json": "application/vnd.pypi.simple.v1+json",
+        }.get(suffix, "application/octet-stream")
+        return Response(url, 200, {"content-type": content_type}, body)
+
+
+def _kept(headers: Mapping[str, str]) -> dict[str, str]:
+    return {name: headers[name] for name in _KEPT_HEADERS if name in headers}
+
+
+class _Readable(Protocol):
+    def read(self, size: int = -1, /) -> bytes: ...
+
+
+def _copy_verified(url: str, source: _Readable, dest: Path, sha256: str | None) -> str:
+    """Copy ``source`` into ``dest`` atomically, hashing on the way."""
+    digest = hashlib.sha256()
+    with atomic_writer(dest) as out:
+        while chunk := source.read(_CHUNK):
+            digest.update(chunk)
+            out.write(chunk)
+        actual = digest.hexdigest()
+        if sha256 is not None and actual != sha256.lower():
+            raise HashMismatch(url, "sha256", sha256, actual)
+    return actual
+
+
+class _BodyReader:
+    """A file-like ``read`` over a streaming urllib3 body that turns
+    connection failures into retryable errors."""
+
+    def __init__(self, raw: urllib3.BaseHTTPResponse) -> None:
+        self._raw = raw
+
+    def read(self, size: int = -1) -> bytes:
+        try:
+            if size < 0:
+                return self._raw.read(decode_content=False)
+            return self._raw.read(size, decode_content=False)
+        except (Urllib3Error, OSError) as exc:
+            raise _Transient(f"connection lost while reading: {exc}") from exc

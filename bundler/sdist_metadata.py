@@ -1,0 +1,194 @@
+"""Static dependency metadata of an sdist, without running any build code.
+
+Two sources are trusted, in this order:
+
+1. ``PKG-INFO`` with Metadata-Version >= 2.2 whose ``Dynamic`` fields name none
+   of Requires-Dist, Requires-Python and Provides-Extra (PEP 643: every field
+   not listed there is exactly what a built wheel will say).
+2. ``pyproject.toml``'s ``[project]`` table when neither ``dependencies`` nor
+   ``optional-dependencies`` (nor ``requires-python``) is in
+   ``project.dynamic`` (PEP 621 binds build backends to those values). This
+   covers sdists built by older tools that still write PKG-INFO 2.1.
+
+Otherwise :func:`sdist_metadata` returns None: only a build backend can tell.
+Only the two top-level members are read, straight from the archive into
+memory; nothing is extracted to disk.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+import tarfile
+import zipfile
+from email.parser import BytesHeaderParser
+from typing import TYPE_CHECKING, Any
+
+from packaging.requirements import InvalidRequirement, Requirement
+from packaging.utils import InvalidSdistFilename, canonicalize_name, parse_sdist_filename
+from packaging.version import InvalidVersion, Version
+
+from bundler.errors import NetworkError
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover - exercised on 3.10 only
+    # tomli is only installed on 3.10, so type checks run on 3.11+ lack it.
+    import tomli as tomllib  # type: ignore[import-not-found,unused-ignore]
+
+if TYPE_CHECKING:
+    from email.message import Message
+    from pathlib import Path
+
+log = logging.getLogger(__name__)
+
+#: A PKG-INFO or pyproject.toml bigger than this is not read.
+MAX_MEMBER_SIZE = 16 * 1024 * 1024
+_DEPENDENCY_FIELDS = frozenset({"requires-dist", "requires-python", "provides-extra"})
+_WANTED = ("PKG-INFO", "pyproject.toml")
+
+
+def sdist_metadata(path: Path, filename: str | None = None) -> bytes | None:
+    """Core metadata for the sdist at ``path``, or None when it is dynamic.
+
+    The result is the sdist's own PKG-INFO when that is trustworthy, else
+    core metadata written from ``pyproject.toml`` (Metadata-Version 2.1 with
+    Name, Version, Requires-Python, Provides-Extra and Requires-Dist, extras
+    as ``extra == "name"`` markers). ``filename`` (default: the path's name)
+    supplies the name and version when PKG-INFO is missing.
+    """
+    filename = filename or path.name
+    members = _read_members(path, filename)
+    pkg_info = members.get("PKG-INFO")
+    headers = BytesHeaderParser().parsebytes(pkg_info) if pkg_info is not None else None
+    if pkg_info is not None and headers is not None and _pkg_info_is_static(headers):
+        return pkg_info
+    pyproject = members.get("pyproject.toml")
+    if pyproject is None:
+        return None
+    if headers is not None and headers.get("Name") and headers.get("Version"):
+        name, version = str(headers["Name"]), str(headers["Version"])
+    else:
+        try:
+            project, parsed = parse_sdist_filename(filename)
+        except (InvalidSdistFilename, InvalidVersion):
+            log.debug("%s: no PKG-INFO and no name or version in the file name", filename)
+            return None
+        name, version = project, str(parsed)
+    return _metadata_from_pyproject(pyproject, name, version, filename)
+
+
+def _read_members(path: Path, filename: str) -> dict[str, bytes]:
+    """The wanted files directly under the archive's single top-level directory."""
+    found: dict[str, bytes] = {}
+    try:
+        if filename.endswith(".zip"):
+            with zipfile.ZipFile(path) as archive:
+                for info in archive.infolist():
+                    wanted = _wanted_name(info.filename)
+                    if wanted and not info.is_dir() and wanted not in found:
+                        _check_size(info.file_size, filename, wanted)
+                        found[wanted] = archive.read(info)
+        else:
+            with tarfile.open(path, "r:*") as archive:
+                for member in archive:
+                    wanted = _wanted_name(member.name)
+                    # Regular files only: a symlink or device entry is never followed.
+                    if wanted and member.isfile() and wanted not in found:
+                        _check_size(member.size, filename, wanted)
+                        handle = archive.extractfile(member)
+                        if handle is not None:
+                            found[wanted] = handle.read()
+                    if len(found) == len(_WANTED):
+                        break
+    except (tarfile.TarError, zipfile.BadZipFile, EOFError, OSError) as exc:
+        raise NetworkError(f"{filename} is not a readable sdist: {exc}") from exc
+    return found
+
+
+def _wanted_name(member_name: str) -> str | None:
+    parts = member_name.removeprefix("./").split("/")
+    if len(parts) == 2 and parts[1] in _WANTED and parts[0] not in ("", "..", "."):
+        return parts[1]
+    return None
+
+
+def _check_size(size: int, filename: str, member: str) -> None:
+    if size > MAX_MEMBER_SIZE:
+        raise NetworkError(f"{filename}: {member} is {size} bytes; refusing to read it.")
+
+
+def _pkg_info_is_static(headers: Message) -> bool:
+    try:
+        version = Version(str(headers.get("Metadata-Version", "0")))
+    except InvalidVersion:
+        return False
+    if version < Version("2.2"):
+        return False
+    dynamic = {str(value).strip().lower() for value in headers.get_all("Dynamic") or ()}
+    return not dynamic & _DEPENDENCY_FIELDS
+
+
+def _metadata_from_pyproject(
+    pyproject: bytes, name: str, version: str, filename: str
+) -> bytes | None:
+    try:
+        project = tomllib.loads(pyproject.decode("utf-8")).get("project")
+    except (UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
+        log.debug("%s: unreadable pyproject.toml: %s", filename, exc)
+        return None
+    if not isinstance(project, dict):
+        return None
+    dynamic = project.get("dynamic", [])
+    if not isinstance(dynamic, list) or {
+        "dependencies",
+        "optional-dependencies",
+        "requires-python",
+    } & set(dynamic):
+        return None
+    try:
+        lines = ["Metadata-Version: 2.1", f"Name: {name}", f"Version: {version}"]
+        requires_python = project.get("requires-python")
+        if requires_python is not None:
+            lines.append(f"Requires-Python: {_string(requires_python)}")
+        lines += [f"Requires-Dist: {_requirement(item)}" for item in _list(project, "dependencies")]
+        optional = project.get("optional-dependencies", {})
+        if not isinstance(optional, dict):
+            raise TypeError("optional-dependencies must be a table")
+        for extra in optional:
+            extra_name = canonicalize_name(_string(extra))
+            lines.append(f"Provides-Extra: {extra_name}")
+            lines += [
+                f"Requires-Dist: {_requirement(item, extra_name)}"
+                for item in _list(optional, extra)
+            ]
+    except (TypeError, InvalidRequirement) as exc:
+        # A build backend would reject this project too; let it say why.
+        log.debug("%s: invalid [project] table: %s", filename, exc)
+        return None
+    return ("\n".join(lines) + "\n").encode()
+
+
+def _string(value: object) -> str:
+    if not isinstance(value, str):
+        raise TypeError(f"expected a string, got {value!r}")
+    return value
+
+
+def _list(table: dict[str, Any], key: str) -> list[str]:
+    value = table.get(key, [])
+    if not isinstance(value, list):
+        raise TypeError(f"{key} must be an array")
+    return [_string(item) for item in value]
+
+
+def _requirement(text: str, extra: str | None = None) -> str:
+    """``text`` normalised; with ``extra``, guarded by ``extra == "<extra>"``."""
+    requirement = Requirement(text)
+    if extra is None:
+        return str(requirement)
+    marker = f'extra == "{extra}"'
+    if requirement.marker is not None:
+        marker = f"({requirement.marker}) and {marker}"
+    requirement.marker = None
+    return f"{requirement}; {marker}"

@@ -1,0 +1,1 @@
+"""Shared test helpers: real wheels and sdists, and a loopback package index."""

@@ -413,6 +413,8 @@ class HttpClient:
             finally:
                 # A 200 or an error body is never read: closing drops the socket
                 # instead of pulling a whole (possibly huge) file through it.
+                # After a complete read urllib3 has already handed the connection
+                # back to the pool, so this close() does not cost its reuse.
                 raw.close()
                 raw.release_conn()
 

@@ -186,25 +186,30 @@ class RequirementsInput:
 
 
 def parse_requirements_file(
-    path: Path, *, env: Mapping[str, str] | None = None
+    path: Path, *, env: Mapping[str, str] | None = None, constraint: bool = False
 ) -> RequirementsInput:
     """Read a requirements file and every file it includes with ``-r``/``-c``.
 
-    ``env`` supplies ``${NAME}`` values (default: ``os.environ``). Errors are
-    :class:`InputError` naming the file and the 1-based line.
+    ``env`` supplies ``${NAME}`` values (default: ``os.environ``). With
+    ``constraint`` the file is read as ``-c FILE`` is: everything in it lands
+    in ``constraints``. Errors are :class:`InputError` naming the file and the
+    1-based line.
     """
-    return parse_requirements_files([path], env=env)
+    return parse_requirements_files([path], env=env, constraint=constraint)
 
 
 def parse_requirements_files(
-    paths: Sequence[Path], *, env: Mapping[str, str] | None = None
+    paths: Sequence[Path], *, env: Mapping[str, str] | None = None, constraint: bool = False
 ) -> RequirementsInput:
-    """Read several requirement files as if one ``-r``-included the others, in order."""
+    """Read several requirement files as if one ``-r``-included the others, in order.
+
+    ``constraint``: read them as ``-c`` includes instead (``kbundle lock -c FILE``).
+    """
     collector = _Collector(os.environ if env is None else env)
     for path in paths:
         text = _read_top_level(path)
         chain = ((path.resolve(), str(path)),)
-        collector.parse(text, str(path), path.parent, constraint=False, chain=chain)
+        collector.parse(text, str(path), path.parent, constraint=constraint, chain=chain)
     return collector.result()
 
 

@@ -162,6 +162,15 @@ def _hash_dict(value: object) -> dict[str, str]:
     }
 
 
+def _absolute(href: str, base: str) -> str:
+    """``href`` resolved against ``base``, without a fragment."""
+    # Fast path: pages list thousands of absolute URLs, and urljoin dominates
+    # parsing time.
+    if href.startswith(("https://", "http://")) and "#" not in href:
+        return href
+    return urldefrag(urljoin(base, href)).url
+
+
 def parse_json_page(body: bytes, url: str) -> list[Link]:
     """Parse a PEP 691 (v1) JSON project page; relative URLs resolve against ``url``."""
     try:
@@ -190,7 +199,7 @@ def parse_json_page(body: bytes, url: str) -> list[Link]:
         upload_time = entry.get("upload-time")
         link = make_link(
             filename,
-            urldefrag(urljoin(url, href)).url,
+            _absolute(href, url),
             hashes=_hash_dict(entry.get("hashes")),
             requires_python=requires_python if isinstance(requires_python, str) else None,
             yanked=yanked if isinstance(yanked, str) else ("" if yanked is True else None),

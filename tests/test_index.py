@@ -57,6 +57,13 @@ def make_finder(
     return Finder(IndexConfig(index_urls, **options), client)  # type: ignore[arg-type]
 
 
+def metadata_of(finder: Finder, link: Link) -> bytes:
+    """The metadata of a file that has some."""
+    data = finder.metadata(link)
+    assert data is not None
+    return data
+
+
 def only(links: list[Link], suffix: str = ".whl") -> Link:
     (link,) = [link for link in links if link.filename.endswith(suffix)]
     return link
@@ -120,7 +127,7 @@ def test_cuda_template_selects_one_of_two_loopback_indexes(tmp_path: Path) -> No
         (link,) = finder.files("torch")
         assert str(link.version) == "2.3.0+cu124"
         assert link.index_url == srv.url + "whl/cu124/"
-        assert b"Version: 2.3.0+cu124" in finder.metadata(link)
+        assert b"Version: 2.3.0+cu124" in metadata_of(finder, link)
         with pytest.raises(InputError, match="needs a CUDA tag"):
             make_finder(template)
 
@@ -189,8 +196,8 @@ def test_file_index_and_find_links(tmp_path: Path) -> None:
     wheel = only(links)
     assert wheel.url == (tmp_path / "mirror" / "files" / wheel.filename).as_uri()
     assert wheel.sha256 is not None
-    assert b"Requires-Dist: six" in finder.metadata(wheel)
-    assert b"Version: 0.9" in finder.metadata(only(links, ".tar.gz"))
+    assert b"Requires-Dist: six" in metadata_of(finder, wheel)
+    assert b"Version: 0.9" in metadata_of(finder, only(links, ".tar.gz"))
     downloaded = finder.download(wheel, tmp_path / "out")
     assert downloaded.read_bytes() == (tmp_path / "d" / wheel.filename).read_bytes()
     # find-links: an HTML file and a file:// directory URL
@@ -241,7 +248,7 @@ def test_full_download_when_ranges_are_ignored(server: IndexServer, dists: Path)
     build_wheel(dists, "demo", "1.0", requires=["six"])
     finder = make_finder(server.index_url())
     wheel = only(finder.files("demo"))
-    assert b"Requires-Dist: six" in finder.metadata(wheel)
+    assert b"Requires-Dist: six" in metadata_of(finder, wheel)
     requests = server.count(".whl")
     # The full download landed in the cache: vendoring it needs no request.
     finder.download(wheel, server.indexes["simple"].parent / "out")
@@ -261,12 +268,12 @@ def test_sdists(server: IndexServer, dists: Path) -> None:
     build_sdist(dists, "dynamic", "1.0", metadata_version="2.1", requires=["six"])
     finder = make_finder(server.index_url())
     static, dynamic = only(finder.files("static"), ".gz"), only(finder.files("dynamic"), ".gz")
-    assert b"Requires-Dist: six" in finder.metadata(static)
+    assert b"Requires-Dist: six" in metadata_of(finder, static)
     assert finder.metadata(dynamic) is None  # only a build backend could tell
     requests = server.count()
     # Both answers are cached: a second run downloads neither sdist again.
     warm = make_finder(server.index_url())
-    assert b"Requires-Dist: six" in warm.metadata(static)
+    assert b"Requires-Dist: six" in metadata_of(warm, static)
     assert warm.metadata(dynamic) is None
     assert server.count() == requests
 
@@ -282,7 +289,7 @@ def test_prefetch_in_parallel_then_no_requests(server: IndexServer, dists: Path)
     finder.prefetch_metadata([*links, broken])
     requests = server.count()
     for link in links:
-        assert f"Requires-Dist: dep{link.version.minor}".encode() in finder.metadata(link)
+        assert f"Requires-Dist: dep{link.version.minor}".encode() in metadata_of(finder, link)
     with pytest.raises(NetworkError, match="404"):
         finder.metadata(broken)  # the failure was remembered, not retried
     assert server.count() == requests

@@ -49,21 +49,32 @@ def index(tmp_path: Path) -> Iterator[IndexServer]:
     build_wheel(simple, "tomli", "2.0.1")
     build_wheel(simple, "needs-tomli", "1.0", requires=['tomli>=1.1; python_version < "3.11"'])
     build_wheel(simple, "newer", "1.0", requires=["numpy>=2.1"])
-    build_sdist(simple, "llama-cpp-python", "0.3.16", pyproject=(
-        '[project]\nname = "llama_cpp_python"\nversion = "0.3.16"\n'
-        'dependencies = ["numpy>=1.20.0", "diskcache>=5.6.1", "jinja2>=2.11.3"]\n'
-    ))
+    build_sdist(
+        simple,
+        "llama-cpp-python",
+        "0.3.16",
+        pyproject=(
+            '[project]\nname = "llama_cpp_python"\nversion = "0.3.16"\n'
+            'dependencies = ["numpy>=1.20.0", "diskcache>=5.6.1", "jinja2>=2.11.3"]\n'
+        ),
+    )
     # A PyTorch-like index per CUDA variant, and a llama.cpp-like CUDA wheel index.
     for cu in ("cu118", "cu121", "cu124"):
         whl = tmp_path / "index" / "whl" / cu
         build_wheel(whl, "torch", f"2.5.1+{cu}", tag="cp310-cp310-linux_x86_64")
         build_wheel(whl, "torch", "2.5.1+cpu", tag="cp310-cp310-linux_x86_64")
-        build_wheel(whl, "llama-cpp-python", "0.3.16", tag="cp310-cp310-linux_x86_64",
-                    requires=["numpy>=1.20.0", "diskcache>=5.6.1"],
-                    files={f"llama_cpp/{cu}.py": b"", "llama_cpp/__init__.py": b""})
+        build_wheel(
+            whl,
+            "llama-cpp-python",
+            "0.3.16",
+            tag="cp310-cp310-linux_x86_64",
+            requires=["numpy>=1.20.0", "diskcache>=5.6.1"],
+            files={f"llama_cpp/{cu}.py": b"", "llama_cpp/__init__.py": b""},
+        )
     roots = {"simple": simple}
-    roots.update({f"whl/{cu}": tmp_path / "index" / "whl" / cu
-                  for cu in ("cu118", "cu121", "cu124")})
+    roots.update(
+        {f"whl/{cu}": tmp_path / "index" / "whl" / cu for cu in ("cu118", "cu121", "cu124")}
+    )
     with IndexServer(roots) as server:
         yield server
 
@@ -79,8 +90,9 @@ def _lock(index: IndexServer, image: Path, *args: str, cwd: Path | None = None):
     return run_cli("lock", "--target", str(image), "-i", index.index_url(), *args, cwd=cwd)
 
 
-def test_lock_reuses_the_image_and_writes_pep751(index: IndexServer, image: Path,
-                                                 tmp_path: Path) -> None:
+def test_lock_reuses_the_image_and_writes_pep751(
+    index: IndexServer, image: Path, tmp_path: Path
+) -> None:
     out = tmp_path / "pylock.toml"
     res = _lock(index, image, "app", "-o", str(out), "--json")
     assert res.exit_code == 0, res.stderr
@@ -122,8 +134,9 @@ def test_lock_is_deterministic_and_second_run_uses_the_cache(
     assert offline.read_bytes() == first
 
 
-def test_offline_cold_cache_is_a_clear_error(index: IndexServer, image: Path,
-                                             tmp_path: Path) -> None:
+def test_offline_cold_cache_is_a_clear_error(
+    index: IndexServer, image: Path, tmp_path: Path
+) -> None:
     res = _lock(index, image, "app", "-o", str(tmp_path / "x.toml"), "--offline")
     assert res.exit_code == 1
     assert "Traceback" not in res.stderr
@@ -131,8 +144,9 @@ def test_offline_cold_cache_is_a_clear_error(index: IndexServer, image: Path,
     assert not (tmp_path / "x.toml").exists()
 
 
-def test_markers_are_evaluated_for_the_target(index: IndexServer, image: Path,
-                                              tmp_path: Path) -> None:
+def test_markers_are_evaluated_for_the_target(
+    index: IndexServer, image: Path, tmp_path: Path
+) -> None:
     # The host runs Python >= 3.11; the target is 3.10, so tomli is needed there.
     res = _lock(index, image, "needs-tomli", "-o", str(tmp_path / "l.toml"), "--json")
     assert res.exit_code == 0, res.stderr
@@ -174,18 +188,31 @@ def test_cuda_index_template_and_pins(index: IndexServer, image: Path, tmp_path:
     assert (project / "lockfiles" / "pylock.img310.toml").is_file()
 
 
-def test_source_only_needs_build_permission(index: IndexServer, image: Path,
-                                            tmp_path: Path) -> None:
+def test_source_only_needs_build_permission(
+    index: IndexServer, image: Path, tmp_path: Path
+) -> None:
     res = _lock(index, image, "llama-cpp-python", "-o", str(tmp_path / "l.toml"))
     assert res.exit_code == 1
     assert "--build llama-cpp-python" in res.stderr
     assert "source" in res.stderr
-    res = _lock(index, image, "llama-cpp-python", "-o", str(tmp_path / "l.toml"),
-                "--build", "llama-cpp-python", "--json")
+    res = _lock(
+        index,
+        image,
+        "llama-cpp-python",
+        "-o",
+        str(tmp_path / "l.toml"),
+        "--build",
+        "llama-cpp-python",
+        "--json",
+    )
     assert res.exit_code == 0, res.stderr
     by_name = {p["name"]: p["source"] for p in json.loads(res.stdout)["packages"]}
-    assert by_name == {"llama-cpp-python": "build", "numpy": "image", "diskcache": "vendor",
-                       "jinja2": "image"}
+    assert by_name == {
+        "llama-cpp-python": "build",
+        "numpy": "image",
+        "diskcache": "vendor",
+        "jinja2": "image",
+    }
 
 
 def test_relock_keeps_pins_until_upgrade(index: IndexServer, image: Path, tmp_path: Path) -> None:
@@ -204,14 +231,24 @@ def test_relock_keeps_pins_until_upgrade(index: IndexServer, image: Path, tmp_pa
     assert numpy_version() == "2.2.0"
 
 
-def test_requirements_file_constraints_and_export(index: IndexServer, image: Path,
-                                                  tmp_path: Path) -> None:
+def test_requirements_file_constraints_and_export(
+    index: IndexServer, image: Path, tmp_path: Path
+) -> None:
     reqs = tmp_path / "requirements.in"
     reqs.write_text("# the agent\napp \\\n  >=1.0\n-c constraints.txt\n")
     (tmp_path / "constraints.txt").write_text("numpy<2\n")
     export = tmp_path / "requirements.txt"
-    res = _lock(index, image, "-r", str(reqs), "-o", str(tmp_path / "l.toml"),
-                "--export-requirements", str(export), "--json")
+    res = _lock(
+        index,
+        image,
+        "-r",
+        str(reqs),
+        "-o",
+        str(tmp_path / "l.toml"),
+        "--export-requirements",
+        str(export),
+        "--json",
+    )
     assert res.exit_code == 0, res.stderr
     by_name = {p["name"]: (p["version"], p["source"]) for p in json.loads(res.stdout)["packages"]}
     assert by_name["numpy"] == ("1.26.4", "vendor")  # the image's 2.0.2 breaks the constraint
@@ -230,8 +267,9 @@ def test_requirements_file_constraints_and_export(index: IndexServer, image: Pat
         ([], 2, "nothing to lock"),
     ],
 )
-def test_bad_input(index: IndexServer, image: Path, tmp_path: Path,
-                   args: list[str], code: int, needle: str) -> None:
+def test_bad_input(
+    index: IndexServer, image: Path, tmp_path: Path, args: list[str], code: int, needle: str
+) -> None:
     res = _lock(index, image, *args, "-o", str(tmp_path / "l.toml"), cwd=tmp_path)
     assert res.exit_code == code, res.stderr
     assert "Traceback" not in res.stderr
@@ -239,8 +277,9 @@ def test_bad_input(index: IndexServer, image: Path, tmp_path: Path,
     assert not (tmp_path / "l.toml").exists()
 
 
-def test_bad_requirements_file_names_the_line(index: IndexServer, image: Path,
-                                              tmp_path: Path) -> None:
+def test_bad_requirements_file_names_the_line(
+    index: IndexServer, image: Path, tmp_path: Path
+) -> None:
     reqs = tmp_path / "req.txt"
     reqs.write_text("app\n\nnot a valid requirement!!\n")
     res = _lock(index, image, "-r", str(reqs), "-o", str(tmp_path / "l.toml"))
@@ -251,9 +290,18 @@ def test_bad_requirements_file_names_the_line(index: IndexServer, image: Path,
 @pytest.mark.network
 def test_real_pypi_llama_cpp_python_for_kaggle_t4(tmp_path: Path) -> None:
     out = tmp_path / "X.toml"
-    res = run_cli("lock", "llama-cpp-python", "--target", "kaggle-t4", "--build",
-                  "llama-cpp-python", "-o", str(out), "--json",
-                  env={"PIP_INDEX_URL": ""})
+    res = run_cli(
+        "lock",
+        "llama-cpp-python",
+        "--target",
+        "kaggle-t4",
+        "--build",
+        "llama-cpp-python",
+        "-o",
+        str(out),
+        "--json",
+        env={"PIP_INDEX_URL": ""},
+    )
     assert res.exit_code == 0, res.stderr
     by_name = {p["name"]: p["source"] for p in json.loads(res.stdout)["packages"]}
     assert by_name["numpy"] == "image"
@@ -266,8 +314,9 @@ def test_real_pypi_llama_cpp_python_for_kaggle_t4(tmp_path: Path) -> None:
 
 @pytest.mark.network
 def test_real_pypi_preloaded_torch_conflict(tmp_path: Path) -> None:
-    res = run_cli("lock", "torch==2.4.0", "--target", "kaggle-gpu-2024",
-                  "-o", str(tmp_path / "l.toml"))
+    res = run_cli(
+        "lock", "torch==2.4.0", "--target", "kaggle-gpu-2024", "-o", str(tmp_path / "l.toml")
+    )
     assert res.exit_code == 1
     assert "torch" in res.stderr
     assert "2.1.2" in res.stderr

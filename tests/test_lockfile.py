@@ -18,6 +18,7 @@ from packaging.tags import Tag
 from bundler.errors import InputError, KbundleError
 from bundler.lock_model import Artifact, Lock, LockedPackage
 from bundler.lockfile import parse_lock, read_lock, render_lock, render_requirements_txt
+from bundler.requirements_file import parse_requirements_text
 from bundler.target import default_markers
 from bundler.toml_table import parse_toml
 
@@ -721,3 +722,14 @@ def test_requirements_export_refuses_a_file_without_hash() -> None:
     pkg = _vendored(wheel=Artifact("https://x/six.whl", "six-1.16.0-py3-none-any.whl", None, 1))
     with pytest.raises(KbundleError, match="no file hash for it"):
         render_requirements_txt(make_lock(packages=(pkg,)))
+
+
+def test_requirements_export_reads_back_as_hash_pinned_requirements() -> None:
+    """Our own pip-syntax reader accepts the export: pins and hashes survive."""
+    result = parse_requirements_text(render_requirements_txt(make_lock()), "x.txt", Path(), env={})
+    assert [(str(r.requirement), r.hashes, r.line) for r in result.requirements] == [
+        ("matplotlib==3.9.0", (f"sha256:{sha('1')}",), 7),
+        ("pyparsing==3.1.2", (f"sha256:{sha('2')}",), 11),
+        ("seaborn==0.13.2", (f"sha256:{sha('3')}",), 14),
+        ("tinysrc==1.0", (f"sha256:{sha('4')}",), 17),
+    ]

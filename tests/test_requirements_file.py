@@ -460,6 +460,18 @@ def test_several_files_share_one_state(tmp_path: Path) -> None:
         parse_requirements_files([a, c], env={})
 
 
+def test_files_read_as_constraints(tmp_path: Path) -> None:
+    """``kbundle lock -c FILE``: the file and what it includes are constraints."""
+    path = write(tmp_path / "pins.txt", "numpy<2.1\n-r more.txt\n")
+    write(tmp_path / "more.txt", "pandas<3\n")
+    result = parse_requirements_file(path, constraint=True, env={})
+    assert result.requirements == ()
+    assert [(r.name, r.via) for r in result.constraints] == [
+        ("numpy", f"-c {path}"),
+        ("pandas", f"-c {tmp_path / 'more.txt'}"),
+    ]
+
+
 # ------------------------------------------------------------------ errors
 
 

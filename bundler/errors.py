@@ -21,7 +21,8 @@ class KbundleError(Exception):
 
     def __str__(self) -> str:
         if self.hint:
-            return f"{self.message} {self.hint}"
+            sep = " " if self.message.endswith((".", "!", "?", ":")) else ". "
+            return f"{self.message}{sep}{self.hint}"
         return self.message
 
 

@@ -33,7 +33,7 @@ from bundler.errors import NetworkError
 if sys.version_info >= (3, 11):
     import tomllib
 else:  # pragma: no cover - exercised on 3.10 only
-    # tomli is only installed on 3.10, so type checks run on 3.11+ lack it.
+    # tomli is a dependency on 3.10 only: a 3.11+ venv type-checking for 3.10 lacks it.
     import tomli as tomllib  # type: ignore[import-not-found,unused-ignore]
 
 if TYPE_CHECKING:

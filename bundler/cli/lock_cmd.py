@@ -68,7 +68,9 @@ def gather_request(
     reqs.extend(files_input.requirements)
     constraints = list(files_input.constraints)
     if constraint_files:
-        constraints.extend(r for r in parse_requirements_files(list(constraint_files)).requirements)
+        constraints.extend(
+            parse_requirements_files(list(constraint_files), constraint=True).constraints
+        )
     if not reqs:
         raise InputError(
             "nothing to lock: give requirements as arguments, with -r FILE, or as "
@@ -237,7 +239,13 @@ def lock(
     outcome = run_lock(request)
     atomic_write(path, render_lock(outcome.lock).encode())
     if export_requirements is not None:
-        atomic_write(export_requirements, render_requirements_txt(outcome.lock).encode())
+        sources: dict[str, list[str]] = {}
+        for req in (*request.requirements, *request.constraints):
+            sources.setdefault(req.name, []).append(req.via)
+        text = render_requirements_txt(
+            outcome.lock, command=f"kbundle lock -o {path}", sources=sources
+        )
+        atomic_write(export_requirements, text.encode())
     if as_json:
         click.echo(json.dumps(lock_json(outcome, path), indent=2))
     if not s.quiet:

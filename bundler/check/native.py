@@ -1,0 +1,169 @@
+"""Native libraries in a lib, against what the target can load.
+
+For every ELF file: each NEEDED soname must be found (in the lib, among the
+image's libraries, or in the base system set every glibc image has); the
+newest GLIBC_/GLIBCXX_/CXXABI_ symbol versions it needs must exist on the
+target; CUDA libraries must be of a major the target's driver runs; CUDA
+kernels must include code for the target's GPUs.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from pathlib import Path
+
+from bundler.check.findings import Finding
+from bundler.cuda import CudaVersion
+from bundler.elf import (
+    BASE_SYSTEM_SONAMES,
+    CUDA_DRIVER_SONAMES,
+    ElfInfo,
+    cuda_major_of_soname,
+    iter_elf_files,
+    read_elf,
+)
+from bundler.tags import parse_libc_version
+from bundler.target import Target
+
+# The libstdc++ of the distribution each glibc release shipped in (Ubuntu LTS
+# and Debian): the newest GLIBCXX_ and CXXABI_ versions a target has. A conda
+# environment can bring a newer libstdc++, so exceeding it is a warning.
+_LIBSTDCXX = {
+    (2, 31): ((3, 4, 28), (1, 3, 12)),  # Ubuntu 20.04, GCC 10
+    (2, 35): ((3, 4, 30), (1, 3, 13)),  # Ubuntu 22.04, GCC 12
+    (2, 36): ((3, 4, 30), (1, 3, 13)),  # Debian 12, GCC 12
+    (2, 39): ((3, 4, 33), (1, 3, 15)),  # Ubuntu 24.04, GCC 14
+}
+
+
+def _dotted(version: tuple[int, ...]) -> str:
+    return ".".join(map(str, version))
+
+
+def check_native(lib: Path, target: Target) -> list[Finding]:
+    """All native-library findings for the ELF files under ``lib``."""
+    infos = [info for path in iter_elf_files(lib) if (info := read_elf(path)) is not None]
+    in_lib = {Path(i.path).name for i in infos} | {i.soname for i in infos if i.soname}
+    provided = set(target.provided_libraries) | BASE_SYSTEM_SONAMES
+    if target.cuda is not None:
+        provided |= CUDA_DRIVER_SONAMES
+    findings: list[Finding] = []
+    for info in infos:
+        where = str(Path(info.path).relative_to(lib))
+        findings += _needed(info, where, in_lib, provided, target)
+        findings += _symbol_versions(info, where, target)
+        findings += _gpu_archs(info, where, target)
+    return findings
+
+
+def _needed(
+    info: ElfInfo, where: str, in_lib: set[str], provided: set[str], target: Target
+) -> Iterable[Finding]:
+    for soname in info.needed:
+        major = cuda_major_of_soname(soname)
+        if major is not None and target.cuda is not None:
+            ceiling = target.cuda.driver_max or target.cuda.runtime
+            if ceiling and major > CudaVersion.parse(ceiling).major:
+                yield Finding(
+                    "error",
+                    "cuda",
+                    None,
+                    where,
+                    f"needs {soname} (CUDA {major}), but the target's driver runs CUDA up to "
+                    f"{ceiling}",
+                    f"Use a build for CUDA {CudaVersion.parse(ceiling).major} (e.g. a cu12x "
+                    "wheel index), or a target whose driver supports it.",
+                )
+        if major is not None and target.cuda is None:
+            yield Finding(
+                "error",
+                "cuda",
+                None,
+                where,
+                f"needs {soname}, but target {target.name} has no GPU/CUDA",
+                "Vendor a CPU build of this package for this target.",
+            )
+            continue
+        if soname in in_lib or soname in provided:
+            continue
+        yield Finding(
+            "error",
+            "needed",
+            None,
+            where,
+            f"needs {soname}, which is neither in the lib nor provided by target {target.name}",
+            f"Vendor the package that ships {soname}, or capture the image "
+            "(`kbundle target capture`) if it does have it.",
+        )
+
+
+def _symbol_versions(info: ElfInfo, where: str, target: Target) -> Iterable[Finding]:
+    if target.glibc is None:
+        return
+    glibc = parse_libc_version(target.glibc)
+    need = info.max_version("GLIBC_")
+    if need is not None and need[:2] > glibc:
+        yield Finding(
+            "error",
+            "glibc",
+            None,
+            where,
+            f"needs GLIBC_{_dotted(need)}, but target {target.name} has glibc {target.glibc}",
+            "Use a wheel built for an older manylinux (manylinux_2_"
+            f"{glibc[1]} or below), or build it on a system with glibc {target.glibc}.",
+        )
+    known = _LIBSTDCXX.get(glibc)
+    if known is None:
+        return
+    for prefix, have in (("GLIBCXX_", known[0]), ("CXXABI_", known[1])):
+        need = info.max_version(prefix)
+        if need is not None and need > have:
+            yield Finding(
+                "warning",
+                "glibcxx",
+                None,
+                where,
+                f"needs {prefix}{_dotted(need)}; the system libstdc++ of a glibc "
+                f"{target.glibc} image has {prefix}{_dotted(have)}",
+                "Build with an older compiler (a manylinux image) unless the target's "
+                "environment ships a newer libstdc++ (conda does).",
+            )
+
+
+def _arch_number(text: str) -> tuple[int, int]:
+    digits = "".join(ch for ch in text.split("_", 1)[1] if ch.isdigit())
+    return int(digits[:-1]), int(digits[-1])
+
+
+def _gpu_archs(info: ElfInfo, where: str, target: Target) -> Iterable[Finding]:
+    if not (info.cuda_sass_archs or info.cuda_ptx_archs) or target.cuda is None:
+        return
+    sass = [_arch_number(a) for a in info.cuda_sass_archs if a[-1].isdigit()]
+    ptx = [_arch_number(a) for a in info.cuda_ptx_archs if a[-1].isdigit()]
+    for arch in target.cuda.archs:
+        major, minor = (int(x) for x in arch.split("."))
+        # SASS runs on the same major at an equal or higher minor; PTX is
+        # compiled by the driver for any newer GPU, if the driver is new enough.
+        if any(m == major and n <= minor for m, n in sass):
+            continue
+        if any((m, n) <= (major, minor) for m, n in ptx):
+            yield Finding(
+                "warning",
+                "gpu-arch",
+                None,
+                where,
+                f"has no sm_{major}{minor} code for the target's GPU (compute {arch}); the "
+                "driver must JIT-compile its PTX at start-up, which fails when the PTX comes "
+                "from a newer CUDA than the driver",
+                f"Build with CMAKE_CUDA_ARCHITECTURES including {major}{minor}.",
+            )
+            continue
+        have = ", ".join([*info.cuda_sass_archs, *info.cuda_ptx_archs])
+        yield Finding(
+            "error",
+            "gpu-arch",
+            None,
+            where,
+            f"has GPU code for {have} only; the target's GPU (compute {arch}) can run none of it",
+            f"Build with CMAKE_CUDA_ARCHITECTURES including {major}{minor}.",
+        )

@@ -1,0 +1,133 @@
+"""``kbundle check``: the CI gate for a lock and a lib against an image manifest."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import click
+from rich.console import Console
+
+from bundler.check import CheckInputs, exit_code, run_checks
+from bundler.cli.lock_cmd import default_lock_path
+from bundler.cli.settings import settings
+from bundler.cli.vendor_cmd import default_lib
+from bundler.errors import InputError
+from bundler.http import HttpClient
+from bundler.lockfile import read_lock
+from bundler.manifest import Manifest, load_manifest, parse_manifest
+from bundler.presets import load_target
+
+
+def _manifest(spec: str) -> tuple[Manifest, str]:
+    """A manifest from a file or an http(s) URL (fetched through kbundle's cache)."""
+    if "://" in spec and not spec.startswith("file://"):
+        response = HttpClient().get(spec)
+        response.raise_for_status()
+        try:
+            text = response.body.decode("utf-8-sig")
+        except UnicodeDecodeError as exc:
+            raise InputError("is not UTF-8 text", source=spec) from exc
+        return parse_manifest(text, spec), spec
+    path = Path(spec.removeprefix("file://"))
+    return load_manifest(path), str(path)
+
+
+@click.command("check")
+@click.option(
+    "--lock",
+    "lock_path",
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="The lock to check (default: [tool.kbundle] lock when it exists).",
+)
+@click.option(
+    "--lib",
+    "lib",
+    type=click.Path(path_type=Path, file_okay=False),
+    help="The vendored lib folder to check (default: [tool.kbundle] lib when it exists).",
+)
+@click.option(
+    "--target",
+    "target",
+    metavar="NAME|FILE",
+    help="The target (default: [tool.kbundle] target, else kaggle-gpu-2026).",
+)
+@click.option(
+    "--manifest",
+    metavar="FILE|URL",
+    help="The image's package list now (pip freeze / pip list JSON / capture), a "
+    "file or an http(s) URL: checks the lock for drift.",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print the findings as JSON on stdout.")
+@click.option("--strict", is_flag=True, help="Fail on warnings too.")
+def check(
+    lock_path: Path | None,
+    lib: Path | None,
+    target: str | None,
+    manifest: str | None,
+    as_json: bool,
+    strict: bool,
+) -> None:
+    """Check a lock and a lib against the target image, from files alone (no GPU needed).
+
+    \b
+    - drift: image packages the lock relies on that changed in --manifest;
+    - requirements of everything in lib + image, for the target's markers;
+    - vendored copies of preloaded packages (never imported);
+    - wheel tags the target cannot use;
+    - native libraries: missing sonames, GLIBC/GLIBCXX symbol versions newer
+      than the target's, CUDA majors its driver cannot run, GPU code for
+      other architectures.
+
+    Exit 0 when clean, 1 when an error (or, with --strict, a warning) was found,
+    2 on bad input.
+    """
+    s = settings()
+    config = s.config
+    installed = _manifest(manifest) if manifest else None
+    t = load_target(target or config.target)
+    if installed is not None:
+        t = t.with_installed(installed[0], installed[1])
+    if lock_path is None and lib is None:
+        default_lock = default_lock_path(config, load_target(target or config.target))
+        lock_path = default_lock if default_lock.is_file() else None
+        lib = default_lib(config) if default_lib(config).is_dir() else None
+        if lock_path is None and lib is None:
+            raise InputError(
+                "nothing to check: give --lock FILE and/or --lib DIR",
+                source="kbundle check",
+            )
+    lock = read_lock(lock_path) if lock_path is not None else None
+    findings = run_checks(
+        CheckInputs(
+            target=t,
+            lock=lock,
+            lock_file=str(lock_path) if lock_path else None,
+            lib=lib,
+            manifest=installed[0] if installed else None,
+            manifest_source=installed[1] if installed else None,
+        )
+    )
+    code = exit_code(findings, strict=strict)
+    if as_json:
+        click.echo(
+            json.dumps({"ok": code == 0, "problems": [f.to_json() for f in findings]}, indent=2)
+        )
+    if not s.quiet or code:
+        console = Console(stderr=True, width=None if sys.stderr.isatty() else 120)
+        for f in findings:
+            where = " ".join(x for x in (f.package, f.file) if x)
+            console.print(
+                f"{f.severity}: [{f.kind}] {where}: {f.detail}. {f.remedy}",
+                highlight=False,
+                markup=False,
+            )
+        errors = sum(f.severity == "error" for f in findings)
+        warnings = sum(f.severity == "warning" for f in findings)
+        verdict = "FAILED" if code else "ok"
+        console.print(
+            f"check {verdict}: {errors} errors, {warnings} warnings (target {t.name})",
+            highlight=False,
+        )
+    sys.exit(code)

@@ -4,13 +4,20 @@ Every file under :func:`cache_dir` is written through :func:`atomic_writer`
 (a temporary file in the same directory, then ``os.replace``), so a reader
 sees either nothing or a complete file, even when several threads or kbundle
 processes write the same entry at once or a run is killed half-way.
+
+Large downloads use a :class:`PartFile` instead: a ``<name>.part`` file that
+outlives a failed attempt (and a killed process) so the next one can resume
+it, locked so that only one writer at a time appends to it, and moved into
+place with ``os.replace`` once complete.
 """
 
 from __future__ import annotations
 
 import contextlib
 import hashlib
+import logging
 import os
+import sys
 import tempfile
 from pathlib import Path
 from typing import IO, TYPE_CHECKING
@@ -19,6 +26,27 @@ import platformdirs
 
 if TYPE_CHECKING:
     from collections.abc import Iterator, Mapping
+
+log = logging.getLogger(__name__)
+
+_READ_CHUNK = 1 << 20
+
+if sys.platform == "win32":  # pragma: no cover - kbundle targets Linux
+
+    def _lock(fd: int, *, blocking: bool) -> bool:
+        """Windows has no flock: concurrent writers of one part file are not guarded."""
+        return True
+
+else:
+    import fcntl
+
+    def _lock(fd: int, *, blocking: bool) -> bool:
+        """Take an exclusive flock on ``fd``; False when it is held and not ``blocking``."""
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | (0 if blocking else fcntl.LOCK_NB))
+        except BlockingIOError:
+            return False
+        return True
 
 
 def cache_dir(environ: Mapping[str, str] = os.environ) -> Path:
@@ -69,3 +97,96 @@ def read_or_none(path: Path) -> bytes | None:
         return path.read_bytes()
     except FileNotFoundError:
         return None
+
+
+class PartFile:
+    """An exclusively locked partial download, kept between attempts and runs.
+
+    Only :func:`open_part` creates one. The lock (``flock``, held until the
+    context exits) means two threads or two kbundle processes never append
+    to the same part file; :attr:`waited` tells whether another writer held
+    it first (it may have finished the file meanwhile). :meth:`commit` and
+    :meth:`discard` end its life; after either the object must not be used.
+    """
+
+    def __init__(self, path: Path, handle: IO[bytes], *, waited: bool) -> None:
+        self.path = path
+        self.waited = waited
+        self._handle = handle
+
+    @property
+    def size(self) -> int:
+        """How many bytes the part file holds."""
+        return self._handle.seek(0, os.SEEK_END)
+
+    def append(self, data: bytes) -> None:
+        """Add ``data`` at the end, flushed so a crash loses at most this chunk."""
+        self._handle.seek(0, os.SEEK_END)
+        self._handle.write(data)
+        self._handle.flush()
+
+    def truncate(self) -> None:
+        """Drop every byte: the next attempt starts from scratch."""
+        self._handle.truncate(0)
+        self._handle.flush()
+
+    def read_from(self, offset: int) -> Iterator[bytes]:
+        """The bytes from ``offset`` to the end, in chunks (to hash what an
+        earlier process wrote)."""
+        self._handle.seek(offset)
+        while chunk := self._handle.read(_READ_CHUNK):
+            yield chunk
+
+    def commit(self, dest: Path) -> None:
+        """Move the complete file to ``dest`` (same directory, so atomic)."""
+        self._handle.flush()
+        # Renamed while the lock is still held: a waiting writer then finds
+        # the part path gone (see open_part) instead of appending to ``dest``.
+        self.path.replace(dest)
+
+    def discard(self) -> None:
+        """Delete the part file (its bytes are useless: wrong hash, file gone)."""
+        self.path.unlink(missing_ok=True)
+
+
+@contextlib.contextmanager
+def open_part(path: Path) -> Iterator[PartFile]:
+    """Open (creating if needed) and exclusively lock the part file ``path``.
+
+    Blocks while another thread or process holds it. The lock is released
+    when the context exits; the file itself stays (unless committed,
+    discarded or empty) so a later attempt or run can resume it.
+    """
+    path.parent.mkdir(parents=True, exist_ok=True)
+    waited = False
+    while True:
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+        handle = os.fdopen(fd, "r+b")
+        try:
+            if not _lock(fd, blocking=False):
+                log.info("waiting for another kbundle process to finish %s", path.name)
+                waited = True
+                _lock(fd, blocking=True)
+            # The holder we waited for may have renamed or deleted the file:
+            # the lock we got is then on an orphaned inode. Start over on
+            # whatever the path names now (the classic lock-file-with-rename check).
+            try:
+                current = path.stat().st_ino
+            except FileNotFoundError:
+                current = None
+            if current == os.fstat(fd).st_ino:
+                break
+        except BaseException:
+            handle.close()
+            raise
+        handle.close()
+    try:
+        yield PartFile(path, handle, waited=waited)
+    finally:
+        # An empty part file (nothing arrived, or a writer we waited for
+        # finished the file) is only clutter; checked while still locked.
+        with contextlib.suppress(FileNotFoundError):
+            mine = os.fstat(handle.fileno())
+            if mine.st_size == 0 and path.stat().st_ino == mine.st_ino:
+                path.unlink()
+        handle.close()  # releases the lock

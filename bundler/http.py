@@ -8,6 +8,11 @@ casing above this module.
 
 The HTTP cache lives under ``cache_dir()/http``: one file per (URL, Accept)
 holding a JSON line of metadata followed by the body, written atomically.
+
+Whole files (:meth:`HttpClient.fetch_file`) are streamed into a locked
+``<dest>.part`` file while being hashed and moved into place only once
+verified; an interrupted transfer resumes from the bytes already there with
+an HTTP ``Range`` request, in the same run or the next one.
 """
 
 from __future__ import annotations
@@ -18,6 +23,7 @@ import json
 import logging
 import os
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol, TypeVar
@@ -28,15 +34,28 @@ import urllib3
 from urllib3.exceptions import HTTPError as Urllib3Error
 from urllib3.exceptions import SSLError
 
-from bundler.cache import atomic_write, atomic_writer, cache_dir, key_path, read_or_none
+from bundler.cache import (
+    PartFile,
+    atomic_write,
+    atomic_writer,
+    cache_dir,
+    key_path,
+    open_part,
+    read_or_none,
+)
 from bundler.errors import InputError, NetworkError, OfflineMiss
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Mapping
+    from collections.abc import Mapping
 
 log = logging.getLogger(__name__)
 
 _T = TypeVar("_T")
+
+#: A download progress callback: ``(bytes_done_delta, total_size_or_None)``.
+#: The deltas of one file always add up to the bytes it holds so far; a
+#: delta is negative when counted bytes are thrown away (a restart).
+Progress = Callable[[int, "int | None"], None]
 
 #: Statuses worth another try: the server or a proxy in front of it is busy.
 RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
@@ -71,6 +90,10 @@ class HashMismatch(NetworkError):
             f"{redact_url(url)} has {algorithm} {actual}, but the index lists {expected}.",
             hint="The file changed on the server or was corrupted in transit; try again.",
         )
+        self.url = url
+        self.algorithm = algorithm
+        self.expected = expected
+        self.actual = actual
 
 
 class _Transient(Exception):
@@ -126,8 +149,16 @@ class Fetcher(Protocol):
         """(file size, last ``length`` bytes) of ``url``; RangeNotSupported if ignored."""
         ...
 
-    def fetch_file(self, url: str, dest: Path, *, sha256: str | None = None) -> str:
-        """Stream ``url`` to ``dest`` atomically, verify ``sha256``, return the sha256."""
+    def fetch_file(
+        self,
+        url: str,
+        dest: Path,
+        *,
+        sha256: str | None = None,
+        progress: Progress | None = None,
+    ) -> str:
+        """Stream ``url`` to ``dest`` atomically, verify ``sha256``, return the sha256;
+        ``progress`` sees the bytes as they arrive."""
         ...
 
 
@@ -360,30 +391,75 @@ class HttpClient:
             raise NetworkError(f"{redact_url(url)} answered a suffix range that ends early.")
         return total, body
 
-    def fetch_file(self, url: str, dest: Path, *, sha256: str | None = None) -> str:
-        """Stream ``url`` into ``dest`` (atomically) and return its sha256.
+    def fetch_file(
+        self,
+        url: str,
+        dest: Path,
+        *,
+        sha256: str | None = None,
+        progress: Progress | None = None,
+    ) -> str:
+        """Stream ``url`` into ``dest`` and return its sha256.
 
-        When ``sha256`` is given and differs, :class:`HashMismatch` is raised
-        and ``dest`` is left untouched. A connection lost mid-body restarts
-        the download (up to ``retries`` times).
+        The bytes go to ``<dest>.part`` while being hashed; only a complete
+        file, with the given ``sha256`` when there is one, is moved to
+        ``dest`` (``os.replace``), so ``dest`` never holds a partial file.
+
+        Resuming: a connection lost mid-body continues with ``Range:
+        bytes=N-`` from the N bytes already received, guarded by ``If-Range``
+        with the first answer's strong ETag (or Last-Modified). A part file
+        left by an earlier, killed run is resumed the same way, but only when
+        ``sha256`` is given: nothing else could vouch for bytes of unknown
+        origin. A server that ignores the range (answers 200) is read from
+        the start again. A resumed file with the wrong hash is discarded and
+        downloaded once more from scratch; a download from scratch with the
+        wrong hash raises :class:`HashMismatch` (not retried) and leaves
+        neither ``dest`` nor a part file.
+
+        Connection errors and 429/5xx are retried with exponential backoff;
+        an attempt that added bytes to the part file does not use up a retry,
+        so a large file on a flaky link still finishes. After the retries the
+        part file stays for the next run and :class:`NetworkError` is raised;
+        an error status raises :class:`HttpStatusError` and drops it.
+
+        ``progress(delta, total)`` is called as bytes arrive, and once for
+        the bytes of a resumed part file; see :data:`Progress`. Thread-safe
+        for different ``dest``; writers of the same ``dest`` (threads or
+        processes) take turns on the part file's lock.
         """
+        expected = sha256.lower() if sha256 is not None else None
         if is_file_url(url):
             with file_url_to_path(url).open("rb") as handle:
-                return _copy_verified(url, handle, dest, sha256)
+                size = os.fstat(handle.fileno()).st_size
+                return _copy_verified(url, handle, dest, expected, progress, size)
         if self.offline:
             raise OfflineMiss(f"{redact_url(url)} is not in the cache.", hint=_OFFLINE_HINT)
-
-        def attempt() -> str:
-            raw = self._open(url, {"Accept-Encoding": "identity"}, preload=False)
+        with open_part(dest.with_name(dest.name + ".part")) as part:
+            if part.waited and expected is not None and _already_there(dest, expected, progress):
+                return expected  # the writer we waited for fetched this very file
+            transfer = _Transfer(url, part, progress)
+            if part.size and expected is None:
+                log.info("not resuming %s: no sha256 to verify the result", redact_url(url))
+                part.truncate()
             try:
-                if raw.status >= 400:
-                    raise HttpStatusError(url, raw.status)
-                return _copy_verified(url, _BodyReader(raw), dest, sha256)
-            finally:
-                raw.close()
-                raw.release_conn()
-
-        return self._retrying(url, attempt)
+                actual = self._transfer(transfer)
+                if expected is not None and actual != expected and transfer.resumed:
+                    # The server's file may have changed between the attempts,
+                    # or the old part file was damaged: one clean download
+                    # decides, and its verdict is final.
+                    log.warning(
+                        "%s: the resumed download has the wrong sha256; starting over",
+                        redact_url(url),
+                    )
+                    transfer.restart()
+                    actual = self._transfer(transfer)
+                if expected is not None and actual != expected:
+                    raise HashMismatch(url, "sha256", expected, actual)
+            except (HashMismatch, HttpStatusError):
+                part.discard()  # wrong bytes, or no file there any more
+                raise
+            part.commit(dest)
+            return actual
 
     # -- internals ------------------------------------------------------------
 
@@ -402,14 +478,12 @@ class HttpClient:
                 if raw.status != 206:
                     raise HttpStatusError(url, raw.status)
                 content_range = raw.headers.get("content-range", "")
-                unit, _, rest = content_range.partition(" ")
-                span, _, total = rest.partition("/")
-                first, _, _ = span.partition("-")
-                if unit != "bytes" or not first.isdigit() or not total.isdigit():
+                span = _content_range(content_range)
+                if span is None or span[1] is None:
                     raise RangeNotSupported(
                         f"{redact_url(url)} answered an unusable Content-Range {content_range!r}."
                     )
-                return int(first), int(total), _BodyReader(raw).read()
+                return span[0], span[1], _BodyReader(raw).read()
             finally:
                 # A 200 or an error body is never read: closing drops the socket
                 # instead of pulling a whole (possibly huge) file through it.
@@ -454,22 +528,95 @@ class HttpClient:
             raise _Transient(f"HTTP {raw.status}")
         return raw
 
-    def _retrying(self, url: str, attempt: Callable[[], _T]) -> _T:
+    def _transfer(self, transfer: _Transfer) -> str:
+        """Complete ``transfer`` (resuming after each dropped connection) and
+        return the sha256 of the whole part file."""
+        high_water = transfer.part.size
+
+        def progressed() -> bool:
+            # Only growth past the best length so far counts: a server that
+            # ignores ranges and keeps dropping restarts each time and so
+            # still runs out of retries.
+            nonlocal high_water
+            size = transfer.part.size
+            grew = size > high_water
+            high_water = max(high_water, size)
+            return grew
+
+        self._retrying(transfer.url, lambda: self._transfer_once(transfer), progressed=progressed)
+        return transfer.hexdigest()
+
+    def _transfer_once(self, transfer: _Transfer) -> None:
+        """One request for the rest of the file; _Transient when cut short."""
+        have = transfer.part.size
+        headers = {"Accept-Encoding": "identity"}  # byte offsets of the file itself
+        if have:
+            headers["Range"] = f"bytes={have}-"
+            if transfer.validator is not None:
+                # Resume only the representation the bytes came from: on any
+                # other the server answers 200 with the whole new file.
+                headers["If-Range"] = transfer.validator
+        url = transfer.url
+        raw = self._open(url, headers, preload=False)
+        try:
+            if raw.status == 206 and have:
+                content_range = raw.headers.get("content-range", "")
+                span = _content_range(content_range)
+                if span is None or span[0] != have:
+                    transfer.restart()
+                    raise _Transient(f"unusable Content-Range {content_range!r} for a resume")
+                log.info("resuming %s at byte %d", redact_url(url), have)
+                transfer.resume(span[1], _validator(raw.headers))
+            elif raw.status == 200:
+                if have:
+                    log.info("%s sent the whole file again; starting over", redact_url(url))
+                total = _int_or_none(raw.headers.get("content-length"))
+                transfer.start(total, _validator(raw.headers))
+            elif raw.status == 416 and have:
+                unit, _, rest = raw.headers.get("content-range", "").partition(" ")
+                if unit == "bytes" and rest == f"*/{have}":
+                    # Complete already (killed before the rename): the hash decides.
+                    transfer.resume(have, None)
+                    return
+                # Longer than the file: these bytes are not from this file.
+                transfer.restart()
+                raise _Transient("the partial download is longer than the file")
+            else:
+                raise HttpStatusError(url, raw.status)
+            transfer.stream(_BodyReader(raw))
+        finally:
+            # See _ranged: never drain an unwanted body through the socket.
+            raw.close()
+            raw.release_conn()
+
+    def _retrying(
+        self,
+        url: str,
+        attempt: Callable[[], _T],
+        *,
+        progressed: Callable[[], bool] | None = None,
+    ) -> _T:
+        """``attempt()`` until it does not raise _Transient: ``self._retries``
+        more times with exponential backoff. When ``progressed()`` says the
+        failed attempt got somewhere, the count and the delay start over."""
         delay = self._backoff
-        for number in range(self._retries + 1):
+        failures = attempts = 0
+        while True:
+            attempts += 1
             try:
                 return attempt()
             except _Transient as exc:
-                if number == self._retries:
+                if progressed is not None and progressed():
+                    failures, delay = 0, self._backoff
+                if failures == self._retries:
                     raise NetworkError(
-                        f"Could not fetch {redact_url(url)}: {exc} "
-                        f"(tried {self._retries + 1} times).",
+                        f"Could not fetch {redact_url(url)}: {exc} (tried {attempts} times).",
                         hint=_NETWORK_HINT,
                     ) from exc
+                failures += 1
                 log.info("retrying %s in %.1fs: %s", redact_url(url), delay, exc)
                 time.sleep(delay)
                 delay *= 2
-        raise AssertionError("unreachable")
 
     def _to_response(self, url: str, raw: urllib3.BaseHTTPResponse, body: bytes) -> Response:
         # urllib3 reports the final URL without credentials: keep the request
@@ -510,17 +657,137 @@ class _Readable(Protocol):
     def read(self, size: int = -1, /) -> bytes: ...
 
 
-def _copy_verified(url: str, source: _Readable, dest: Path, sha256: str | None) -> str:
+def _copy_verified(
+    url: str,
+    source: _Readable,
+    dest: Path,
+    sha256: str | None,
+    progress: Progress | None = None,
+    total: int | None = None,
+) -> str:
     """Copy ``source`` into ``dest`` atomically, hashing on the way."""
     digest = hashlib.sha256()
     with atomic_writer(dest) as out:
         while chunk := source.read(_CHUNK):
             digest.update(chunk)
             out.write(chunk)
+            if progress is not None:
+                progress(len(chunk), total)
         actual = digest.hexdigest()
         if sha256 is not None and actual != sha256.lower():
             raise HashMismatch(url, "sha256", sha256, actual)
     return actual
+
+
+def _already_there(dest: Path, sha256: str, progress: Progress | None) -> bool:
+    """True (and progress reported) when ``dest`` exists with this sha256."""
+    digest = hashlib.sha256()
+    try:
+        with dest.open("rb") as handle:
+            while chunk := handle.read(_CHUNK):
+                digest.update(chunk)
+            size = handle.tell()
+    except FileNotFoundError:
+        return False
+    if digest.hexdigest() != sha256:
+        return False
+    if progress is not None:
+        progress(size, size)
+    return True
+
+
+def _content_range(value: str) -> tuple[int, int | None] | None:
+    """(first byte, total size or None for ``*``) of a ``bytes a-b/n``
+    Content-Range; None when it is not one."""
+    unit, _, rest = value.strip().partition(" ")
+    span, _, total = rest.partition("/")
+    first, _, _ = span.partition("-")
+    if unit.lower() != "bytes" or not first.isdigit():
+        return None
+    return int(first), int(total) if total.isdigit() else None
+
+
+def _validator(headers: Mapping[str, str]) -> str | None:
+    """What If-Range may carry for this response: a strong ETag, else
+    Last-Modified (a weak ETag never matches a range request)."""
+    etag = headers.get("etag")
+    if etag and not etag.startswith("W/"):
+        return etag
+    return headers.get("last-modified")
+
+
+class _Transfer:
+    """One file download in progress: the locked part file, the running
+    sha256 of its bytes and what ``progress`` has been told so far.
+
+    Invariants: the digest covers the first ``_hashed`` bytes of the part
+    file (a prefix: only :meth:`restart` shrinks it, and resets both), and
+    the reported deltas add up to the part file's size whenever data is
+    flowing.
+    """
+
+    def __init__(self, url: str, part: PartFile, progress: Progress | None) -> None:
+        self.url = url
+        self.part = part
+        #: If-Range value: the representation the part file's bytes came from.
+        self.validator: str | None = None
+        #: True when the part file's bytes came from more than one response
+        #: (or from an earlier run): only then is a hash mismatch worth a
+        #: second, clean download.
+        self.resumed = False
+        self._progress = progress
+        self._digest = hashlib.sha256()
+        self._hashed = 0
+        self._reported = 0
+        self._total: int | None = None
+
+    def start(self, total: int | None, validator: str | None) -> None:
+        """A 200 answer: the whole file follows, whatever the part file held."""
+        self.restart()
+        self._total = total
+        self.validator = validator
+
+    def resume(self, total: int | None, validator: str | None) -> None:
+        """A 206 answer continuing at the part file's end."""
+        self._total = total
+        self.validator = self.validator or validator
+        self.resumed = True
+        # Bytes from an earlier run were never reported: count them once now.
+        self._report(self.part.size - self._reported)
+
+    def restart(self) -> None:
+        """Forget every byte: truncate the part file, the hash and the count."""
+        self._report(-self._reported)
+        self.part.truncate()
+        self._digest = hashlib.sha256()
+        self._hashed = 0
+        self.resumed = False
+
+    def stream(self, body: _Readable) -> None:
+        """Append ``body`` to the part file, hashing and reporting as it comes."""
+        self._catch_up()
+        while chunk := body.read(_CHUNK):
+            self.part.append(chunk)
+            self._digest.update(chunk)
+            self._hashed += len(chunk)
+            self._report(len(chunk))
+
+    def hexdigest(self) -> str:
+        """The sha256 of the whole part file."""
+        self._catch_up()
+        return self._digest.hexdigest()
+
+    def _catch_up(self) -> None:
+        # Bytes written by an earlier run (or an attempt that failed while
+        # writing) are hashed from disk, once.
+        for chunk in self.part.read_from(self._hashed):
+            self._digest.update(chunk)
+            self._hashed += len(chunk)
+
+    def _report(self, delta: int) -> None:
+        self._reported += delta
+        if delta and self._progress is not None:
+            self._progress(delta, self._total)
 
 
 class _BodyReader:

@@ -12,7 +12,10 @@ neither other indexes nor find-links can supply it.
 Metadata is cached on disk under ``cache_dir()/metadata``. A file with a
 sha256 on the index is immutable, so its metadata is keyed by that sha256 and
 kept forever; a file without one is keyed by URL and reused only offline.
-Downloads go through ``cache_dir()/files`` the same way.
+Downloads go through ``cache_dir()/files`` the same way: a file there is
+complete and verified, and an interrupted download waits next to it as a
+``.part`` file that the next attempt resumes (see
+:meth:`bundler.http.HttpClient.fetch_file`).
 """
 
 from __future__ import annotations
@@ -24,7 +27,7 @@ import os
 import re
 import shutil
 import threading
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field, replace
 from email.parser import BytesHeaderParser
 from functools import partial
@@ -53,7 +56,7 @@ if TYPE_CHECKING:
 
     from packaging.utils import NormalizedName
 
-    from bundler.http import Fetcher
+    from bundler.http import Fetcher, Progress
     from bundler.simple_api import Link
 
 log = logging.getLogger(__name__)
@@ -158,6 +161,31 @@ class IndexConfig:
         return {canonicalize_name(k): expand_index_url(v, self.cuda) for k, v in self.pins.items()}
 
 
+class DownloadError(NetworkError):
+    """Some files of a :meth:`Finder.download_all` could not be downloaded.
+
+    ``failures`` maps each failed link to its error (in the order asked);
+    ``downloaded`` holds the files that did arrive, already in place.
+    """
+
+    def __init__(
+        self, failures: Mapping[Link, KbundleError], downloaded: Mapping[Link, Path]
+    ) -> None:
+        # A hint shared by every failure (say, offline or no network) is
+        # given once at the end; otherwise each line keeps its own.
+        hints = {error.hint for error in failures.values()}
+        shared = len(hints) == 1
+        total = len(failures) + len(downloaded)
+        lines = [f"{len(failures)} of {total} files could not be downloaded:"]
+        lines += [
+            f"  {link.filename}: {error.message if shared else error}"
+            for link, error in failures.items()
+        ]
+        super().__init__("\n".join(lines), hint=hints.pop() if shared else None)
+        self.failures = dict(failures)
+        self.downloaded = dict(downloaded)
+
+
 class _Memo(Generic[_K, _V]):
     """Thread-safe memoisation where concurrent callers of one key share one
     computation. A KbundleError is remembered like a value (so a failed fetch
@@ -260,10 +288,17 @@ class Finder:
             return parse_html_page(response.body, response.url)
         path = file_url_to_path(location) if is_file_url(location) else Path(location).expanduser()
         if path.is_dir():
+            # Local files are hashed here: a lock pins every file by sha256,
+            # and a folder of wheels has no index to tell it.
             candidates = (
-                make_link(entry.name, entry.resolve().as_uri())
+                make_link(
+                    entry.name,
+                    entry.resolve().as_uri(),
+                    hashes={"sha256": _file_sha256(entry)},
+                    size=entry.stat().st_size,
+                )
                 for entry in sorted(path.iterdir())
-                if entry.is_file()
+                if entry.is_file() and entry.name.endswith((".whl", ".tar.gz", ".zip"))
             )
             return [link for link in candidates if link is not None]
         if path.is_file():
@@ -330,7 +365,7 @@ class Finder:
 
     def _fetch_metadata(self, link: Link) -> bytes:
         if not link.is_wheel:
-            return _checked(link, sdist_metadata(self._cached_file(link), link.filename) or b"")
+            return _checked(link, sdist_metadata(self._to_cache(link), link.filename) or b"")
         if link.metadata_hashes is not None:
             data = self._core_metadata_file(link)
             if data is not None:
@@ -339,7 +374,7 @@ class Finder:
             return _checked(link, fetch_wheel_metadata(self._client, link.url, link.filename))
         except (RangeNotSupported, InvalidWheel) as exc:
             log.info("downloading all of %s: %s", link.filename, exc)
-        return _checked(link, metadata_from_wheel_file(self._cached_file(link), link.filename))
+        return _checked(link, metadata_from_wheel_file(self._to_cache(link), link.filename))
 
     def _core_metadata_file(self, link: Link) -> bytes | None:
         """The PEP 658 ``<file>.metadata``; None when the index lacks it after all."""
@@ -357,32 +392,58 @@ class Finder:
 
     # -- files on disk ----------------------------------------------------------
 
-    def _cached_file(self, link: Link) -> Path:
-        """``link`` downloaded into the cache (verified when it has a sha256)."""
+    def _cache_path(self, link: Link) -> Path:
+        """Where the file of a remote ``link`` lives in the cache."""
         if link.sha256 is not None:
-            path = self._root / "files" / link.sha256[:2] / link.sha256 / link.filename
-            if path.is_file():  # written only after its hash was verified
-                return path
-        else:
-            path = key_path(self._root / "files" / "url", link.url) / link.filename
-            if self._client.offline and path.is_file():
-                return path
-        self._client.fetch_file(link.url, path, sha256=link.sha256)
+            return self._root / "files" / link.sha256[:2] / link.sha256 / link.filename
+        return key_path(self._root / "files" / "url", link.url) / link.filename
+
+    def cached_file(self, link: Link) -> Path | None:
+        """The file of ``link`` if it is available without network I/O, else None.
+
+        That is the cache entry of a file with a sha256 (written only once
+        verified), a URL-keyed entry of a file without one only when offline
+        (online such a file may have changed, so it is fetched again), and
+        the local file itself for a ``file://`` link. Exactly when this is
+        not None, :meth:`download` touches no network.
+        """
+        if is_file_url(link.url):
+            path = file_url_to_path(link.url)
+            return path if path.is_file() else None
+        path = self._cache_path(link)
+        if link.sha256 is None and not self._client.offline:
+            return None
+        return path if path.is_file() else None
+
+    def _to_cache(self, link: Link, progress: Progress | None = None) -> Path:
+        """``link`` downloaded into the cache (verified when it has a sha256)."""
+        path = self.cached_file(link)
+        if path is not None:
+            if progress is not None:
+                # One call with the whole size, so a progress bar completes.
+                size = path.stat().st_size
+                progress(size, size)
+            return path
+        path = self._cache_path(link)
+        self._client.fetch_file(link.url, path, sha256=link.sha256, progress=progress)
         return path
 
-    def download(self, link: Link, dest_dir: Path) -> Path:
+    def download(self, link: Link, dest_dir: Path, *, progress: Progress | None = None) -> Path:
         """Place the file of ``link`` in ``dest_dir`` and return its path.
 
-        Remote files are downloaded into the cache first (streamed, hashed and
-        checked against the index's sha256) and then hard-linked, or copied,
-        into ``dest_dir``, so a later offline run can still vendor them.
-        ``dest_dir`` only ever holds complete files.
+        Remote files are downloaded into the cache first (streamed, hashed,
+        checked against the index's sha256 and resumed when interrupted)
+        and then hard-linked, or copied, into ``dest_dir``, so a later
+        offline run can still vendor them. A file already cached needs no
+        network I/O (see :meth:`cached_file`). ``dest_dir`` only ever holds
+        complete files. ``progress`` is called as bytes arrive (see
+        :data:`bundler.http.Progress`); for a cached file, once with its size.
         """
         dest = dest_dir / link.filename
         if is_file_url(link.url):
-            self._client.fetch_file(link.url, dest, sha256=link.sha256)
+            self._client.fetch_file(link.url, dest, sha256=link.sha256, progress=progress)
             return dest
-        source = self._cached_file(link)
+        source = self._to_cache(link, progress)
         dest_dir.mkdir(parents=True, exist_ok=True)
         temporary = dest_dir / f".tmp-{os.getpid()}-{threading.get_ident()}-{link.filename}"
         temporary.unlink(missing_ok=True)
@@ -392,6 +453,67 @@ class Finder:
             shutil.copyfile(source, temporary)
         temporary.replace(dest)
         return dest
+
+    def download_all(
+        self,
+        links: Iterable[Link],
+        dest_dir: Path,
+        *,
+        workers: int = 8,
+        progress_factory: Callable[[Link], Progress | None] | None = None,
+    ) -> dict[Link, Path]:
+        """:meth:`download` every link into ``dest_dir`` in parallel; link → path.
+
+        ``workers`` threads share the client's connection pool.
+        ``progress_factory(link)`` gives each file its progress callback.
+        Every download runs to its end even when others fail; then all the
+        failures are raised together as one :class:`DownloadError` (which
+        also lists the files that did arrive). An unexpected exception (a
+        bug, not a :class:`~bundler.errors.KbundleError`) is re-raised as is.
+        """
+        pending = list(dict.fromkeys(links))  # one download per distinct link
+        if not pending:
+            return {}
+        pool = ThreadPoolExecutor(max_workers=max(1, min(workers, len(pending))))
+        try:
+            futures = {
+                link: pool.submit(
+                    self.download,
+                    link,
+                    dest_dir,
+                    progress=progress_factory(link) if progress_factory is not None else None,
+                )
+                for link in pending
+            }
+            wait(futures.values())
+        except BaseException:
+            # Ctrl-C: start nothing new. Running downloads finish their file
+            # (threads cannot be stopped); a killed process leaves .part
+            # files that the next run resumes.
+            pool.shutdown(wait=False, cancel_futures=True)
+            raise
+        pool.shutdown()
+        downloaded: dict[Link, Path] = {}
+        failures: dict[Link, KbundleError] = {}
+        for link, future in futures.items():
+            error = future.exception()
+            if error is None:
+                downloaded[link] = future.result()
+            elif isinstance(error, KbundleError):
+                failures[link] = error
+            else:
+                raise error
+        if failures:
+            raise DownloadError(failures, downloaded)
+        return downloaded
+
+
+def _file_sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        while chunk := handle.read(1 << 20):
+            digest.update(chunk)
+    return digest.hexdigest()
 
 
 def _checked(link: Link, metadata: bytes) -> bytes:

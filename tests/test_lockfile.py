@@ -478,7 +478,7 @@ PARSE_ERRORS = [
     ),
     pytest.param(
         _set("environments", ["linux !!"]),
-        "key 'environments[0]': Expected a marker variable or quoted string Run",
+        "key 'environments[0]': Expected a marker variable or quoted string. Run",
         id="bad-marker",
     ),
     pytest.param(

@@ -5,13 +5,15 @@
 * ``/simple/<project>/``: the project page, JSON or HTML by the ``Accept``
   header (404 for a project with no files), with an ETag (304 on a matching
   ``If-None-Match``) and an optional Cache-Control header;
-* ``/simple/files/<filename>``: the file, honouring a single ``Range`` (206);
+* ``/simple/files/<filename>``: the file, honouring a single ``Range`` (206)
+  and ``If-Range`` against its ETag (served while ``use_etags`` is true);
 * ``/simple/files/<filename>.metadata``: the wheel's METADATA (PEP 658),
   advertised with its sha256 while ``serve_metadata`` is true.
 
 JSON pages use absolute file URLs and HTML pages relative ones, so both URL
 forms are exercised. Every request is recorded in :attr:`IndexServer.log`,
-and :meth:`IndexServer.fail` injects a 500 or a connection dropped mid-body.
+and :meth:`IndexServer.fail` injects a 500 or a connection dropped mid-body
+(after half the body, or after a given number of bytes).
 Several indexes can share one server under different prefixes (for example
 ``whl/cu121`` and ``whl/cu124``). The directories are scanned per request, so
 files added after start are served too.
@@ -61,6 +63,8 @@ class _Failure:
     path_part: str
     kind: Literal["500", "drop"]
     remaining: int
+    #: For "drop": body bytes sent before hanging up (None: half the body).
+    after: int | None = None
 
 
 @dataclass
@@ -187,10 +191,25 @@ class IndexServer:
         """The index URL of one prefix, with a trailing slash."""
         return f"{self.url}{prefix}/"
 
-    def fail(self, path_part: str, kind: Literal["500", "drop"], times: int = 1) -> None:
-        """Make the next ``times`` requests whose path contains ``path_part`` fail."""
+    def fail(
+        self,
+        path_part: str,
+        kind: Literal["500", "drop"],
+        times: int = 1,
+        *,
+        after: int | None = None,
+    ) -> None:
+        """Make the next ``times`` requests whose path contains ``path_part`` fail.
+
+        A "drop" promises the whole body, sends ``after`` bytes of it (half
+        when None) and hangs up.
+        """
         with self._lock:
-            self._failures.append(_Failure(path_part, kind, times))
+            self._failures.append(_Failure(path_part, kind, times, after))
+
+    def requests(self, path_part: str = "") -> list[Request]:
+        """The requests with ``path_part`` in their path, in order."""
+        return [request for request in self.log if path_part in request.path]
 
     def count(self, path_part: str = "", *, ranged: bool | None = None) -> int:
         """How many requests had ``path_part`` in their path (optionally only
@@ -204,12 +223,12 @@ class IndexServer:
 
     # -- serving --------------------------------------------------------------
 
-    def _take_failure(self, path: str) -> str | None:
+    def _take_failure(self, path: str) -> _Failure | None:
         with self._lock:
             for failure in self._failures:
                 if failure.path_part in path and failure.remaining > 0:
                     failure.remaining -= 1
-                    return failure.kind
+                    return failure
         return None
 
     def _dists(self, prefix: str) -> list[_Dist]:
@@ -287,9 +306,9 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _serve(self) -> int:
         failure = self.index._take_failure(self.path)
-        if failure == "500":
+        if failure is not None and failure.kind == "500":
             return self._send(500, b"injected failure", "text/plain")
-        drop = failure == "drop"
+        drop = failure if failure is not None and failure.kind == "drop" else None
         path = unquote(urlsplit(self.path).path)
         # Longest prefix first, so "whl/cu121" is never taken for "whl".
         for prefix in sorted(self.index.indexes, key=len, reverse=True):
@@ -304,7 +323,7 @@ class _Handler(BaseHTTPRequestHandler):
                 return self._serve_page(prefix, canonicalize_name(project), drop)
         return self._send(404, b"", "text/plain")
 
-    def _serve_page(self, prefix: str, project: str, drop: bool) -> int:
+    def _serve_page(self, prefix: str, project: str, drop: _Failure | None) -> int:
         want_json = self.index.serve_json and JSON_TYPE in self.headers.get("Accept", "")
         body = self.index.project_page(prefix, project, want_json)
         if body is None:
@@ -320,11 +339,16 @@ class _Handler(BaseHTTPRequestHandler):
         content_type = JSON_TYPE if want_json else "text/html"
         return self._send(200, body, content_type, headers, drop=drop)
 
-    def _serve_file(self, prefix: str, filename: str, drop: bool) -> int:
+    def _serve_file(self, prefix: str, filename: str, drop: _Failure | None) -> int:
         body = self.index.file_body(prefix, filename)
         if body is None:
             return self._send(404, b"", "text/plain")
+        etag = '"' + hashlib.sha256(body).hexdigest()[:32] + '"'
         spec = self.headers.get("Range")
+        # RFC 9110: a Range whose If-Range does not match gets the whole file.
+        if_range = self.headers.get("If-Range")
+        if if_range is not None and (not self.index.use_etags or if_range != etag):
+            spec = None
         if spec and self.index.honor_ranges and spec.startswith("bytes=") and "," not in spec:
             first, _, last = spec[len("bytes=") :].partition("-")
             size = len(body)
@@ -335,9 +359,13 @@ class _Handler(BaseHTTPRequestHandler):
             if start >= size or start > end:
                 return self._send(416, b"", "text/plain", {"Content-Range": f"bytes */{size}"})
             headers = {"Content-Range": f"bytes {start}-{end}/{size}"}
+            if self.index.use_etags:
+                headers["ETag"] = etag
             part = body[start : end + 1]
             return self._send(206, part, "application/octet-stream", headers, drop=drop)
         headers = {"Accept-Ranges": "bytes"} if self.index.honor_ranges else {}
+        if self.index.use_etags:
+            headers["ETag"] = etag
         return self._send(200, body, "application/octet-stream", headers, drop=drop)
 
     def _send(
@@ -347,7 +375,7 @@ class _Handler(BaseHTTPRequestHandler):
         content_type: str | None,
         headers: Mapping[str, str] | None = None,
         *,
-        drop: bool = False,
+        drop: _Failure | None = None,
     ) -> int:
         self._request.status = status
         self.send_response(status)
@@ -357,9 +385,10 @@ class _Handler(BaseHTTPRequestHandler):
             self.send_header(name, value)
         self.send_header("Content-Length", str(len(body)))
         self.end_headers()
-        if drop:
-            # Promise the whole body, send half, hang up: an interrupted transfer.
-            self.wfile.write(body[: len(body) // 2])
+        if drop is not None:
+            # Promise the whole body, send part of it, hang up: an interrupted transfer.
+            sent = drop.after if drop.after is not None else len(body) // 2
+            self.wfile.write(body[:sent])
             self.wfile.flush()
             self.close_connection = True
             return status

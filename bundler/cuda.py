@@ -99,3 +99,17 @@ def variant_rank(variant: str | None, cuda: Cuda | None) -> tuple[int, int] | No
     if runtime is None or build <= runtime:
         return (4, code)
     return (1, -code)
+
+
+def runtime_requirements(nvcc: CudaVersion) -> list[str]:
+    """The PyPI wheels carrying the CUDA runtime and cuBLAS of ``nvcc``'s release.
+
+    A llama.cpp CUDA build needs libcudart and libcublas/libcublasLt of the
+    toolkit major it was compiled with. The minor is pinned to the compiler's:
+    a newer minor would lean on minor-version compatibility the driver may
+    not give PTX. NVIDIA names the CUDA 12 wheels ``*-cu12`` and drops the
+    suffix from CUDA 13 on.
+    """
+    suffix = f"-cu{nvcc.major}" if nvcc.major <= 12 else ""
+    pin = f"=={nvcc.major}.{nvcc.minor}.*"
+    return [f"nvidia-cuda-runtime{suffix}{pin}", f"nvidia-cublas{suffix}{pin}"]

@@ -17,9 +17,12 @@ from typing import IO, Any
 import click
 
 from bundler import __version__
+from bundler.cli.check_cmd import check
 from bundler.cli.lock_cmd import lock
+from bundler.cli.pack_cmd import pack_command
 from bundler.cli.settings import Settings
 from bundler.cli.target_cmd import target
+from bundler.cli.vendor_cmd import vendor
 from bundler.errors import KbundleError
 
 log = logging.getLogger("bundler")
@@ -93,6 +96,9 @@ def cli(ctx: click.Context, verbose: int, quiet: bool, project: Path | None) -> 
 
 cli.add_command(target)
 cli.add_command(lock)
+cli.add_command(vendor)
+cli.add_command(check)
+cli.add_command(pack_command)
 
 
 def main() -> None:

@@ -55,6 +55,7 @@ def gather_request(
     upgrade: bool,
     upgrade_packages: tuple[str, ...],
     previous: Lock | None,
+    require_input: bool = True,
 ) -> LockRequest:
     """Merge command-line options over ``[tool.kbundle]`` into a LockRequest."""
     config = s.config
@@ -71,7 +72,7 @@ def gather_request(
         constraints.extend(
             parse_requirements_files(list(constraint_files), constraint=True).constraints
         )
-    if not reqs:
+    if not reqs and require_input:
         raise InputError(
             "nothing to lock: give requirements as arguments, with -r FILE, or as "
             "[tool.kbundle] requirements in pyproject.toml",
@@ -101,7 +102,7 @@ def gather_request(
     )
 
 
-def _human_size(size: int | None) -> str:
+def human_size(size: int | None) -> str:
     if size is None:
         return "?"
     value = float(size)
@@ -130,7 +131,7 @@ def report_table(outcome: LockOutcome, path: Path) -> None:
         artifact = p.wheel or p.sdist
         note = f" (shadows image {p.shadows})" if p.shadows else ""
         table.add_row(
-            p.name, p.version, p.source + note, _human_size(artifact.size) if artifact else "-"
+            p.name, p.version, p.source + note, human_size(artifact.size) if artifact else "-"
         )
     console = Console(stderr=True, width=None if sys.stderr.isatty() else 120)
     console.print(table)
@@ -139,7 +140,7 @@ def report_table(outcome: LockOutcome, path: Path) -> None:
     vendored = len(lock.vendored)
     console.print(
         f"{len(lock.packages)} packages for {lock.target_name}: {len(lock.image)} from the image, "
-        f"{vendored} to vendor ({_human_size(vendor_bytes(lock))}); "
+        f"{vendored} to vendor ({human_size(vendor_bytes(lock))}); "
         f"resolved in {outcome.seconds:.2f}s -> {path}",
         highlight=False,
     )

@@ -9,6 +9,7 @@ the same tag logic presets use.
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import tempfile
 from collections.abc import Iterable, Mapping
@@ -28,6 +29,10 @@ _PROBE_TIMEOUT = 120
 def run_probe(python: str) -> dict[str, Any]:
     """Run the probe with ``python`` and return its facts."""
     source = resources.files("bundler").joinpath("probe.py").read_text(encoding="utf-8")
+    if os.sep in python:
+        # The probe runs in a temporary folder: make a relative path absolute first,
+        # without resolving symlinks (a venv's python is a symlink to its base).
+        python = os.path.abspath(python)  # noqa: PTH100  (resolve() follows symlinks)
     with tempfile.TemporaryDirectory(prefix="kbundle-probe-") as cwd:
         # A neutral working directory: the folder a notebook runs in (which may
         # hold a half-built lib/) is not part of the image.

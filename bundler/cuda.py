@@ -15,7 +15,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from packaging.version import Version
+from packaging.version import InvalidVersion, Version
 
 from bundler.target import Cuda
 
@@ -113,3 +113,45 @@ def runtime_requirements(nvcc: CudaVersion) -> list[str]:
     suffix = f"-cu{nvcc.major}" if nvcc.major <= 12 else ""
     pin = f"=={nvcc.major}.{nvcc.minor}.*"
     return [f"nvidia-cuda-runtime{suffix}{pin}", f"nvidia-cublas{suffix}{pin}"]
+
+
+_VARIANT_LIBRARY = re.compile(r"_(?:(cuda)(\d{3,})|(rocm)\d*|(xpu)\d*|(cpu))(?:_[a-z0-9]+)*\.so")
+
+
+def backend_of_library(filename: str) -> tuple[str, CudaVersion | None] | None:
+    """The backend a per-backend variant library is built for, from its file name.
+
+    Packages such as bitsandbytes ship one library per backend
+    (``libbitsandbytes_cuda128.so``, ``…_cuda130.so``, ``…_rocm64.so``,
+    ``…_xpu2025.so``, ``…_cpu.so``) and load the one matching the runtime at
+    import time; the others are never loaded. Returns ``("cuda", 12.8)``,
+    ``("rocm", None)``, ``("xpu", None)``, ``("cpu", None)``, or None for an
+    ordinary library.
+    """
+    match = _VARIANT_LIBRARY.search(filename)
+    if match is None:
+        return None
+    if match.group(1):
+        return "cuda", CudaVersion.from_label(f"cu{match.group(2)}")
+    return next(kind for kind in match.groups()[2:] if kind), None
+
+
+def loaded_cuda_variant(torch_version: str | None, cuda: Cuda | None) -> CudaVersion | None:
+    """The CUDA a per-CUDA variant library is picked for on the target.
+
+    bitsandbytes and its kind follow ``torch.version.cuda``: the ``+cuXYZ``
+    label of the torch in the final environment; without one (PyPI's plain
+    torch) the target's CUDA runtime is the best guess.
+    """
+    if torch_version is not None:
+        try:
+            label = variant_of(Version(torch_version))
+        except InvalidVersion:
+            label = None
+        if label == "cpu":
+            return None
+        if label is not None:
+            return CudaVersion.from_label(label)
+    if cuda is not None and cuda.runtime is not None:
+        return CudaVersion.parse(cuda.runtime)
+    return None

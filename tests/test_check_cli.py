@@ -226,3 +226,37 @@ def test_strict_fails_on_warnings(tmp_path: Path) -> None:
     assert code == 0
     strict = run_cli("check", "--lib", str(lib), "--target", "kaggle-gpu-2024", "--strict")
     assert strict.exit_code == 1
+
+
+def test_per_cuda_variant_libraries_only_the_loaded_one_counts(tmp_path: Path) -> None:
+    """bitsandbytes-style libraries: only the variant the target's torch loads is checked."""
+    lib = tmp_path / "lib"
+    _dist(lib, "bnb", "1.0", tag="py3-none-manylinux_2_24_x86_64")
+    build = tmp_path / "build"
+    runtimes = {
+        "11": shared_library(
+            build, "libcudart.so.11.0", "int cudart11(void){return 11;}", soname="libcudart.so.11.0"
+        ),
+        "12": shared_library(
+            build, "libcudart.so.12", "int cudart12(void){return 12;}", soname="libcudart.so.12"
+        ),
+    }
+    shared_library(
+        lib / "bnb",
+        "libbnb_cuda118.so",
+        "int cudart11(void);\nint f(void){return cudart11();}\n",
+        link=[runtimes["11"]],
+    )
+    shared_library(
+        lib / "bnb",
+        "libbnb_cuda128.so",
+        "int cudart12(void);\nint f(void){return cudart12();}\n",
+        link=[runtimes["12"]],
+    )
+    code, doc, stderr = _check("--lib", str(lib), "--target", "kaggle-t4")
+    assert code == 0, (stderr, doc)  # torch 2.10.0+cu128 loads the cuda128 one
+    code, doc, _ = _check("--lib", str(lib), "--target", "kaggle-gpu-2024")
+    assert code == 1  # torch 2.1.2 on CUDA 12.1 wants cuda121, which is not there
+    (problem,) = _kinds(doc)["cuda-variant"]
+    assert "12.1" in problem["detail"] and "11.8, 12.8" in problem["detail"]
+    assert "needed" not in _kinds(doc)  # the cuda118 build is never loaded: not checked

@@ -13,7 +13,7 @@ from collections.abc import Iterable
 from pathlib import Path
 
 from bundler.check.findings import Finding
-from bundler.cuda import CudaVersion
+from bundler.cuda import CudaVersion, backend_of_library, loaded_cuda_variant
 from bundler.elf import (
     BASE_SYSTEM_SONAMES,
     CUDA_DRIVER_SONAMES,
@@ -48,12 +48,64 @@ def check_native(lib: Path, target: Target) -> list[Finding]:
     if target.cuda is not None:
         provided |= CUDA_DRIVER_SONAMES
     findings: list[Finding] = []
+    wanted = loaded_cuda_variant(_torch_version(lib, target), target.cuda)
+    variants: dict[Path, list[tuple[str, CudaVersion | None]]] = {}
     for info in infos:
         where = str(Path(info.path).relative_to(lib))
+        backend = backend_of_library(Path(info.path).name)
+        if backend is not None:
+            variants.setdefault(Path(info.path).parent, []).append(backend)
+            if not _is_loaded_variant(backend, wanted, target):
+                continue  # another backend's build: never loaded on this target
         findings += _needed(info, where, in_lib, provided, target)
         findings += _symbol_versions(info, where, target)
         findings += _gpu_archs(info, where, target)
+    findings += _missing_variant(lib, variants, wanted, target)
     return findings
+
+
+def _torch_version(lib: Path, target: Target) -> str | None:
+    vendored = sorted(lib.glob("torch-*.dist-info"))
+    if vendored:
+        return vendored[0].name[len("torch-") : -len(".dist-info")]
+    image = target.installed.get("torch")
+    return image.version if image else None
+
+
+def _is_loaded_variant(
+    backend: tuple[str, CudaVersion | None], wanted: CudaVersion | None, target: Target
+) -> bool:
+    kind, version = backend
+    if kind == "cpu":
+        return target.cuda is None or wanted is None
+    if kind == "cuda":
+        return wanted is not None and version == wanted
+    return False  # ROCm and XPU builds: kbundle targets NVIDIA GPUs
+
+
+def _missing_variant(
+    lib: Path,
+    variants: dict[Path, list[tuple[str, CudaVersion | None]]],
+    wanted: CudaVersion | None,
+    target: Target,
+) -> Iterable[Finding]:
+    """A package with per-CUDA libraries must have the one the target loads."""
+    if wanted is None or target.cuda is None:
+        return
+    for folder, backends in sorted(variants.items()):
+        cudas = sorted(v for kind, v in backends if kind == "cuda" and v is not None)
+        if cudas and wanted not in cudas:
+            have = ", ".join(str(v) for v in cudas)
+            yield Finding(
+                "error",
+                "cuda-variant",
+                folder.name,
+                str(folder.relative_to(lib)),
+                f"ships libraries for CUDA {have} but the target loads the CUDA {wanted} one "
+                "(from its torch), which is missing",
+                f"Vendor a release of {folder.name} built for CUDA {wanted}, or set the "
+                "package's override (for bitsandbytes: BNB_CUDA_VERSION) to one it has.",
+            )
 
 
 def _needed(

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import logging
 import os
-import sys
 from pathlib import Path
 from typing import IO, Any
 
@@ -20,7 +19,7 @@ from bundler import __version__
 from bundler.cli.check_cmd import check
 from bundler.cli.lock_cmd import lock
 from bundler.cli.pack_cmd import pack_command
-from bundler.cli.settings import Settings
+from bundler.cli.settings import Settings, setup_logging
 from bundler.cli.target_cmd import target
 from bundler.cli.vendor_cmd import vendor
 from bundler.errors import KbundleError
@@ -59,19 +58,6 @@ class _Group(click.Group):
             ) from exc
 
 
-def _setup_logging(verbose: int, quiet: bool) -> None:
-    level = logging.WARNING
-    if quiet:
-        level = logging.ERROR
-    elif verbose >= 1:
-        level = logging.INFO if verbose == 1 else logging.DEBUG
-    handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(logging.Formatter("kbundle: %(message)s"))
-    log.handlers[:] = [handler]
-    log.setLevel(level)
-    log.propagate = False
-
-
 @click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, "-V", "--version", prog_name="kbundle")
 @click.option("-v", "--verbose", count=True, help="More output (-vv for debug detail).")
@@ -90,7 +76,7 @@ def cli(ctx: click.Context, verbose: int, quiet: bool, project: Path | None) -> 
     captured from a live interpreter), reuses what the image already has and
     vendors only the rest into a lib/ folder that works offline.
     """
-    _setup_logging(verbose, quiet)
+    setup_logging(verbose, quiet)
     ctx.obj = Settings(quiet=quiet, verbose=verbose, project=project)
 
 

@@ -11,7 +11,7 @@ from rich.console import Console
 
 from bundler.check import CheckInputs, exit_code, run_checks
 from bundler.cli.lock_cmd import default_lock_path
-from bundler.cli.settings import settings
+from bundler.cli.settings import settings, verbosity_options
 from bundler.cli.vendor_cmd import default_lib
 from bundler.errors import InputError
 from bundler.http import HttpClient
@@ -35,6 +35,7 @@ def _manifest(spec: str) -> tuple[Manifest, str]:
 
 
 @click.command("check")
+@verbosity_options
 @click.option(
     "--lock",
     "lock_path",

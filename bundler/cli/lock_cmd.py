@@ -13,7 +13,7 @@ from rich.table import Table
 
 from bundler.cache import atomic_write
 from bundler.cli.options import index_options, resolve_options, target_options
-from bundler.cli.settings import Settings, settings
+from bundler.cli.settings import Settings, settings, verbosity_options
 from bundler.config import Config
 from bundler.errors import InputError
 from bundler.index import IndexConfig, default_index_url
@@ -171,6 +171,7 @@ def lock_json(outcome: LockOutcome, path: Path) -> dict[str, object]:
 
 
 @click.command("lock")
+@verbosity_options
 @click.argument("requirements", nargs=-1, metavar="[REQUIREMENT]...")
 @target_options
 @index_options

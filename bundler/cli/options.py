@@ -22,7 +22,6 @@ def _compose(*decorators: Callable[[F], F]) -> Callable[[F], F]:
 
 target_options = _compose(
     click.option(
-        "-t",
         "--target",
         "target",
         metavar="NAME|FILE",

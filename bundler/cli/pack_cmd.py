@@ -7,11 +7,12 @@ from pathlib import Path
 import click
 
 from bundler.cli.lock_cmd import human_size
-from bundler.cli.settings import settings
+from bundler.cli.settings import settings, verbosity_options
 from bundler.pack import pack, parse_add
 
 
 @click.command("pack")
+@verbosity_options
 @click.argument("source", type=click.Path(path_type=Path, file_okay=False), default="submission")
 @click.option(
     "-o",

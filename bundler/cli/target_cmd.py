@@ -11,7 +11,7 @@ from rich.console import Console
 from rich.table import Table
 
 from bundler.capture import run_probe, target_from_facts
-from bundler.cli.settings import settings
+from bundler.cli.settings import settings, verbosity_options
 from bundler.presets import DEFAULT_TARGET, aliases_of, load_preset, load_target, preset_names
 from bundler.target import Target
 from bundler.target_file import render_target_toml
@@ -30,6 +30,7 @@ def _cuda_summary(t: Target) -> str:
 
 
 @target.command("list")
+@verbosity_options
 def list_targets() -> None:
     """Show the target presets shipped with kbundle."""
     table = Table(title=None, box=None, pad_edge=False)
@@ -55,6 +56,7 @@ def list_targets() -> None:
 
 
 @target.command("show")
+@verbosity_options
 @click.argument("spec", metavar="NAME|FILE", required=False)
 @click.option(
     "--manifest",
@@ -92,6 +94,7 @@ def show(spec: str | None, manifest: Path | None, as_json: bool) -> None:
 
 
 @target.command("capture")
+@verbosity_options
 @click.option(
     "--python",
     "python",

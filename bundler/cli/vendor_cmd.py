@@ -15,7 +15,7 @@ from bundler.cache import atomic_write
 from bundler.cli.lock_cmd import default_lock_path, gather_request, human_size, report_table
 from bundler.cli.options import index_options, resolve_options, target_options
 from bundler.cli.progress import download_progress
-from bundler.cli.settings import settings
+from bundler.cli.settings import settings, verbosity_options
 from bundler.config import Config
 from bundler.lockfile import read_lock, render_lock
 from bundler.locking import run_lock
@@ -56,6 +56,7 @@ def _report(outcome: VendorOutcome) -> None:
 
 
 @click.command("vendor")
+@verbosity_options
 @click.argument("requirements", nargs=-1, metavar="[REQUIREMENT]...")
 @click.option(
     "-t",

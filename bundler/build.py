@@ -93,12 +93,12 @@ def build_wheel(
 
 
 def _entry_key(sdist_sha256: str, recipe: Recipe, target: Target) -> str:
-    # The target fingerprint is part of the key because the same sdist and
-    # recipe build different wheels for different targets (Python ABI, CUDA
-    # archs, glibc): every fact that decides what runs on the target is in
-    # it, so a changed image never gets a stale build. The recipe's env is in
-    # it too, so changing a recipe's flags in a new kbundle forces a rebuild.
-    parts = [sdist_sha256, recipe.key, sorted(recipe.env.items()), target.fingerprint]
+    # The target's build fingerprint is part of the key because the same sdist
+    # and recipe build different wheels for different targets (Python ABI,
+    # CUDA, glibc, tags). The image's package list is not: a new manifest
+    # must not cost a 7-minute llama.cpp rebuild. The recipe's env is in the
+    # key too, so changing a recipe's flags in a new kbundle forces a rebuild.
+    parts = [sdist_sha256, recipe.key, sorted(recipe.env.items()), target.build_fingerprint]
     return hashlib.sha256(json.dumps(parts).encode()).hexdigest()[:32]
 
 

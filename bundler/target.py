@@ -16,7 +16,7 @@ from typing import Any
 
 from packaging.tags import Tag
 
-from bundler.manifest import InstalledDist, Manifest
+from bundler.manifest import Manifest
 
 
 @dataclass(frozen=True)
@@ -85,9 +85,6 @@ class Target:
             self, installed=dict(installed), sources=(*self.sources, source), partial=False
         )
 
-    def installed_version(self, name: str) -> InstalledDist | None:
-        return self.installed.get(name)
-
     def fact_dict(self) -> dict[str, Any]:
         """Everything that decides what runs on the target (no name or prose)."""
         return {
@@ -121,6 +118,21 @@ class Target:
         it must not invalidate locks or cached builds.
         """
         canonical = json.dumps(self.fact_dict(), sort_keys=True, separators=(",", ":"))
+        return "sha256:" + hashlib.sha256(canonical.encode()).hexdigest()[:32]
+
+    @cached_property
+    def build_fingerprint(self) -> str:
+        """A hash of the facts a source build depends on, and nothing else.
+
+        Interpreter, ABI, platform, libc, wheel tags and CUDA decide what a
+        build produces; the installed packages, markers such as the kernel
+        release, and the preloaded list do not. Built wheels are cached under
+        it, so a changed package list reuses them.
+        """
+        facts = self.fact_dict()
+        for key in ("installed", "markers", "preloaded", "provided_libraries"):
+            facts.pop(key)
+        canonical = json.dumps(facts, sort_keys=True, separators=(",", ":"))
         return "sha256:" + hashlib.sha256(canonical.encode()).hexdigest()[:32]
 
     def to_json(self) -> dict[str, Any]:

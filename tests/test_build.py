@@ -276,11 +276,11 @@ CACHE_CASES: dict[str, tuple[TargetChange, RecipeChange, str, int]] = {
         "sha-1",
         2,
     ),
-    "another image (installed list)": (
+    "another image package list: the build is reused": (
         lambda t: replace(t, installed={"numpy": InstalledDist("numpy", "2.0", ())}),
         lambda r: r,
         "sha-1",
-        2,
+        1,
     ),
 }
 
@@ -290,7 +290,7 @@ CACHE_CASES: dict[str, tuple[TargetChange, RecipeChange, str, int]] = {
     list(CACHE_CASES.values()),
     ids=list(CACHE_CASES),
 )
-def test_cache_key_is_sdist_recipe_and_target_fingerprint(
+def test_cache_key_is_sdist_recipe_and_target_build_fingerprint(
     tmp_path: Path,
     host: Host,
     host_target: Target,

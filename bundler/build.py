@@ -292,3 +292,34 @@ def _tail(log_path: Path) -> str:
     except OSError:
         return "(the log could not be read)"
     return "\n".join(lines[-_TAIL_LINES:])
+
+
+def prepare_metadata(sdist: Path, sdist_sha256: str) -> bytes:
+    """Core metadata of an sdist whose dependencies are dynamic, from its build backend.
+
+    Runs the backend's ``prepare_metadata_for_build_wheel`` (or a wheel build,
+    as PEP 517 allows) in an isolated environment with pypa/build. Only called
+    for packages the user allowed to build: it runs the package's build code.
+    Cached forever by the sdist's sha256, like index metadata.
+    """
+    from build import BuildBackendException, BuildException
+    from build.util import project_wheel_metadata
+
+    entry = cache_dir() / "metadata" / "prepared" / sdist_sha256
+    if entry.is_file():
+        return entry.read_bytes()
+    with tempfile.TemporaryDirectory(prefix="kbundle-meta-") as tmp:
+        source = _extract(sdist, Path(tmp))
+        try:
+            message = project_wheel_metadata(source, isolated=True)
+        except (BuildException, BuildBackendException, OSError, subprocess.SubprocessError) as exc:
+            raise KbundleError(
+                f"the build backend of {sdist.name} could not say what it depends on: {exc}",
+                hint="Pin a version with a wheel or static metadata, or fix the sdist.",
+            ) from exc
+    data = str(message).encode()
+    entry.parent.mkdir(parents=True, exist_ok=True)
+    tmp_entry = entry.with_name(entry.name + ".tmp")
+    tmp_entry.write_bytes(data)
+    tmp_entry.replace(entry)
+    return data

@@ -11,13 +11,16 @@ the finder's memo and disk cache) by the time they are asked for.
 from __future__ import annotations
 
 import logging
+import tempfile
 import threading
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 from types import TracebackType
 
 from packaging.utils import NormalizedName
 
+from bundler.build import prepare_metadata
 from bundler.errors import KbundleError
 from bundler.index import Finder
 from bundler.simple_api import Link
@@ -41,6 +44,11 @@ class PrefetchingSource:
 
     def metadata(self, link: Link) -> bytes | None:
         return self.finder.metadata(link)
+
+    def prepared_metadata(self, link: Link) -> bytes:
+        with tempfile.TemporaryDirectory(prefix="kbundle-sdist-") as tmp:
+            sdist = self.finder.download(link, Path(tmp))
+            return prepare_metadata(sdist, link.sha256 or link.url)
 
     def hint(self, names: Iterable[tuple[NormalizedName, Chooser]]) -> None:
         for name, choose in names:

@@ -44,6 +44,9 @@ class PackageSource(Protocol):
     def metadata(self, link: Link) -> bytes | None:
         """Core metadata of ``link``; None for an sdist whose metadata is dynamic."""
 
+    def prepared_metadata(self, link: Link) -> bytes:
+        """Core metadata of a dynamic sdist from its build backend (runs its code)."""
+
     def hint(
         self, names: Iterable[tuple[NormalizedName, Callable[[Sequence[Link]], Link | None]]]
     ) -> None:
@@ -345,12 +348,11 @@ class TargetProvider(AbstractProvider[Requirement, Candidate, str]):
         assert candidate.link is not None
         data = self.source.metadata(candidate.link)
         if data is None:
-            raise KbundleError(
-                f"{candidate.link.filename} declares its dependencies as dynamic: only its "
-                "build backend can tell them, which kbundle does not run while locking yet",
-                hint=f"Pin a version of {candidate.name} that has a wheel, or one whose sdist "
-                "has static metadata (PEP 643).",
-            )
+            # Dynamic metadata: only the build backend knows, and running it means
+            # running the package's code, which building was allowed to do.
+            if not self.policy.builds(candidate.name):  # pragma: no cover - sdists need it
+                raise KbundleError(f"{candidate.link.filename} has dynamic metadata")
+            data = self.source.prepared_metadata(candidate.link)
         return parse_core_metadata(data, candidate.link.filename)
 
     def image_requires(self, name: NormalizedName) -> DistMetadata | None:

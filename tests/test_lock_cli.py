@@ -321,3 +321,30 @@ def test_real_pypi_preloaded_torch_conflict(tmp_path: Path) -> None:
     assert "torch" in res.stderr
     assert "2.1.2" in res.stderr
     assert "preloaded" in res.stderr
+
+
+def test_dynamic_sdist_metadata_comes_from_its_backend_only_when_allowed(
+    index: IndexServer, image: Path, tmp_path: Path
+) -> None:
+    simple = Path(index.indexes["simple"])
+    build_sdist(
+        simple,
+        "dynpkg",
+        "1.0",
+        pyproject=(
+            '[build-system]\nrequires = ["setuptools>=61"]\n'
+            'build-backend = "setuptools.build_meta"\n'
+            '[project]\nname = "dynpkg"\nversion = "1.0"\ndynamic = ["dependencies"]\n'
+        ),
+        extra_files={
+            "setup.py": b"from setuptools import setup\nsetup(install_requires=['diskcache'])\n"
+        },
+    )
+    out = tmp_path / "l.toml"
+    refused = _lock(index, image, "dynpkg", "-o", str(out))
+    assert refused.exit_code == 1
+    assert "--build dynpkg" in refused.stderr
+    res = _lock(index, image, "dynpkg", "--build", "dynpkg", "-o", str(out), "--json")
+    assert res.exit_code == 0, res.stderr
+    by_name = {p["name"]: p["source"] for p in json.loads(res.stdout)["packages"]}
+    assert by_name == {"dynpkg": "build", "diskcache": "vendor"}

@@ -34,6 +34,7 @@ class JsonSource:
     def __init__(self, index: dict[str, list[dict[str, Any]]]) -> None:
         self.index = index
         self.requests: list[str] = []
+        self.prepared: list[str] = []
         self._entries: dict[str, dict[str, Any]] = {}
 
     def files(self, name: NormalizedName) -> list[Link]:
@@ -62,8 +63,17 @@ class JsonSource:
     def hint(self, names: object) -> None:
         list(names)  # type: ignore[call-overload]
 
+    def prepared_metadata(self, link: Link) -> bytes:
+        """What a build backend would say (the entry's requirements)."""
+        self.prepared.append(link.filename)
+        return self._render(self._entries[link.filename])
+
     def metadata(self, link: Link) -> bytes | None:
         entry = self._entries[link.filename]
+        return None if entry.get("dynamic") else self._render(entry)
+
+    @staticmethod
+    def _render(entry: dict[str, Any]) -> bytes:
         lines = ["Metadata-Version: 2.1", f"Name: {entry['name']}", f"Version: {entry['version']}"]
         if entry.get("requires_python"):
             lines.append(f"Requires-Python: {entry['requires_python']}")

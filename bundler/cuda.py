@@ -13,6 +13,7 @@ One module knows these rules; the resolver, vendor and check ask it.
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 from packaging.version import InvalidVersion, Version
@@ -155,3 +156,35 @@ def loaded_cuda_variant(torch_version: str | None, cuda: Cuda | None) -> CudaVer
     if cuda is not None and cuda.runtime is not None:
         return CudaVersion.parse(cuda.runtime)
     return None
+
+
+#: Projects that publish one wheel index per CUDA variant; ``{cuda}`` is filled
+#: with the target's tags (:func:`index_tags`). ``--cuda-index NAME`` pins NAME
+#: to its index.
+CUDA_INDEXES: Mapping[str, str] = {
+    "llama-cpp-python": "https://abetlen.github.io/llama-cpp-python/whl/{cuda}",
+    "torch": "https://download.pytorch.org/whl/{cuda}",
+    "torchvision": "https://download.pytorch.org/whl/{cuda}",
+    "torchaudio": "https://download.pytorch.org/whl/{cuda}",
+}
+
+
+def index_tags(cuda: Cuda | None) -> tuple[str, ...]:
+    """The ``{cuda}`` values to try for a CUDA-variant index, best first.
+
+    The image's runtime, then older minors of its major (closest first: they
+    use the libraries the image ships), then newer builds the driver still
+    runs (minor-version compatibility inside a major, newer majors up to the
+    driver's). ``("cpu",)`` for a target without CUDA. Not every index has
+    every variant — llama-cpp-python publishes a handful — so the first one
+    that has the project wins.
+    """
+    if cuda is None or (cuda.runtime is None and cuda.driver_max is None):
+        return ("cpu",)
+    runtime = CudaVersion.parse(cuda.runtime or cuda.driver_max or "")
+    ceiling = CudaVersion.parse(cuda.driver_max or cuda.runtime or "")
+    tags = [CudaVersion(runtime.major, m) for m in range(runtime.minor, -1, -1)]
+    for major in range(runtime.major, ceiling.major + 1):
+        first = runtime.minor + 1 if major == runtime.major else 0
+        tags += [CudaVersion(major, m) for m in range(first, 10)]
+    return tuple(t.label for t in tags)

@@ -52,7 +52,7 @@ from bundler.sdist_metadata import sdist_metadata
 from bundler.simple_api import ACCEPT, make_link, parse_html_page, parse_page
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Iterable, Mapping
+    from collections.abc import Callable, Iterable, Mapping, Sequence
 
     from packaging.utils import NormalizedName
 
@@ -120,21 +120,26 @@ def _pip_config_files(environ: Mapping[str, str]) -> list[Path]:
     return files
 
 
-def expand_index_url(url: str, cuda: str | None) -> str:
-    """``url`` with ``{cuda}`` filled in and a trailing slash.
+def expand_index_url(url: str, cuda: str | Sequence[str] | None) -> tuple[str, ...]:
+    """``url`` with ``{cuda}`` filled in, each with a trailing slash.
 
+    ``cuda`` is one CUDA tag ("cu121") or several in order of preference
+    (:func:`bundler.cuda.index_tags`): a URL with ``{cuda}`` becomes one URL
+    per tag, best first, so a CUDA-variant index that has no build for the
+    image's exact CUDA falls back to the closest one the driver can run.
     Raises InputError for ``{cuda}`` without a CUDA tag or any other placeholder.
     """
+    tags = (cuda,) if isinstance(cuda, str) else tuple(cuda or ())
     for match in _PLACEHOLDER.finditer(url):
         if match.group(1) != "cuda":
             raise InputError(f"unknown placeholder {match.group(0)} in index URL {url}")
-        if not cuda:
+        if not tags:
             raise InputError(
                 f"index URL {url} needs a CUDA tag for {{cuda}}",
-                hint="Give the target's CUDA version (for example cu121) or drop the placeholder.",
+                hint="Use a target with CUDA (for example cu121) or drop the placeholder.",
             )
-    expanded = url.replace("{cuda}", cuda or "")
-    return expanded if expanded.endswith("/") else expanded + "/"
+    expanded = [url.replace("{cuda}", tag) for tag in tags] if "{cuda}" in url else [url]
+    return tuple(u if u.endswith("/") else u + "/" for u in expanded)
 
 
 @dataclass(frozen=True)
@@ -142,22 +147,23 @@ class IndexConfig:
     """Where distributions come from.
 
     ``index_urls`` in priority order (see the module docstring), each may use
-    a ``{cuda}`` placeholder filled from ``cuda`` (e.g. "cu121");
-    ``find_links`` are local directories, local HTML files or HTML page URLs;
-    ``pins`` maps a project name to the one index URL it may come from.
+    a ``{cuda}`` placeholder filled from ``cuda`` (a tag such as "cu121", or
+    tags in order of preference); ``find_links`` are local directories, local
+    HTML files or HTML page URLs; ``pins`` maps a project name to the one
+    index URL it may come from.
     """
 
     index_urls: tuple[str, ...] = (PYPI_SIMPLE_URL,)
     find_links: tuple[str, ...] = ()
     pins: Mapping[str, str] = field(default_factory=dict, hash=False)
-    cuda: str | None = None
+    cuda: str | tuple[str, ...] | None = None
 
     def expanded_index_urls(self) -> tuple[str, ...]:
         """The index URLs with placeholders filled (InputError when impossible)."""
-        return tuple(expand_index_url(url, self.cuda) for url in self.index_urls)
+        return tuple(u for url in self.index_urls for u in expand_index_url(url, self.cuda))
 
-    def expanded_pins(self) -> dict[NormalizedName, str]:
-        """Canonical project name → filled index URL."""
+    def expanded_pins(self) -> dict[NormalizedName, tuple[str, ...]]:
+        """Canonical project name → its index URLs, filled, best first."""
         return {canonicalize_name(k): expand_index_url(v, self.cuda) for k, v in self.pins.items()}
 
 
@@ -251,7 +257,11 @@ class Finder:
     def _find_files(self, project: NormalizedName) -> list[Link]:
         pinned = self._pins.get(project)
         if pinned is not None:
-            return self._project_page(pinned, project) or []
+            for index_url in pinned:
+                page = self._project_page(index_url, project)
+                if page is not None:
+                    return page
+            return []
         links: list[Link] = []
         for index_url in self._indexes:
             page = self._project_page(index_url, project)

@@ -95,13 +95,6 @@ def run_lock(request: LockRequest) -> LockOutcome:
     """Resolve ``request`` and return the lock (nothing is written here)."""
     started = time.perf_counter()
     _check_supported([*request.requirements, *request.constraints])
-    cuda_tag = request.target.cuda.tag if request.target.cuda else None
-    index = IndexConfig(
-        index_urls=request.index.index_urls,
-        find_links=request.index.find_links,
-        pins=request.index.pins,
-        cuda=cuda_tag,
-    )
     client = HttpClient(offline=request.offline, refresh=request.refresh)
     policy = Policy(
         may_build=request.build,
@@ -114,7 +107,7 @@ def run_lock(request: LockRequest) -> LockOutcome:
         for r in request.requirements
         if applies(r, request.target)
     ]
-    with PrefetchingSource(Finder(index, client)) as source:
+    with PrefetchingSource(Finder(request.index, client)) as source:
         resolution = resolve(request.target, roots, source=source, policy=policy)
     lock = to_lock(request.target, resolution, [str(r.requirement) for r in request.requirements])
     return LockOutcome(lock, resolution, time.perf_counter() - started)

@@ -33,14 +33,6 @@ class Cuda:
     driver_max: str | None
     archs: tuple[str, ...] = ()
 
-    @property
-    def tag(self) -> str | None:
-        """The ``cuXYZ`` label of the runtime (``"12.8"`` → ``"cu128"``)."""
-        if self.runtime is None:
-            return None
-        major, _, minor = self.runtime.partition(".")
-        return f"cu{major}{minor.split('.')[0] or '0'}"
-
     def to_json(self) -> dict[str, Any]:
         return {"runtime": self.runtime, "driver_max": self.driver_max, "archs": list(self.archs)}
 

@@ -9,6 +9,7 @@ from bundler.cuda import (
     CudaVersion,
     backend_of_library,
     driver_can_run,
+    index_tags,
     loaded_cuda_variant,
     runtime_requirements,
     variant_of,
@@ -97,3 +98,13 @@ def test_loaded_variant_follows_torch_then_runtime() -> None:
     assert loaded_cuda_variant(None, T4_2026) == CudaVersion(12, 8)
     assert loaded_cuda_variant("2.10.0+cpu", T4_2026) is None
     assert loaded_cuda_variant(None, None) is None
+
+
+def test_index_tags_prefer_the_runtime_then_older_minors_then_what_the_driver_runs() -> None:
+    tags = index_tags(T4_2026)
+    assert tags[:3] == ("cu128", "cu127", "cu126")
+    assert tags.index("cu120") < tags.index("cu129") < tags.index("cu130")
+    assert "cu131" in tags and "cu140" not in tags and "cu118" not in tags
+    assert index_tags(T4_2024)[:3] == ("cu121", "cu120", "cu122")
+    assert "cu130" not in index_tags(T4_2024)
+    assert index_tags(None) == ("cpu",)

@@ -114,8 +114,16 @@ def test_default_index_url_follows_pips_file_order(tmp_path: Path) -> None:
 
 
 def test_expand_index_url() -> None:
-    assert expand_index_url("https://x.test/whl/{cuda}", "cu121") == "https://x.test/whl/cu121/"
-    assert expand_index_url("https://x.test/simple/", None) == "https://x.test/simple/"
+    assert expand_index_url("https://x.test/whl/{cuda}", "cu121") == ("https://x.test/whl/cu121/",)
+    assert expand_index_url("https://x.test/simple/", None) == ("https://x.test/simple/",)
+    # Several tags: one URL each, in the order of preference given.
+    assert expand_index_url("https://x.test/whl/{cuda}", ("cu128", "cu124")) == (
+        "https://x.test/whl/cu128/",
+        "https://x.test/whl/cu124/",
+    )
+    assert expand_index_url("https://x.test/simple", ("cu128", "cu124")) == (
+        "https://x.test/simple/",
+    )
     with pytest.raises(InputError, match=r"https://x.test/whl/\{cuda\}"):
         expand_index_url("https://x.test/whl/{cuda}", None)
     with pytest.raises(InputError, match="unknown placeholder"):

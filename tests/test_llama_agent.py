@@ -421,7 +421,9 @@ def vocab(tiny: ModuleType, request: pytest.FixtureRequest, tmp_path_factory: An
     $KBUNDLE_LLAMA_SDIST, one in kbundle's cache, or one from PyPI (kept in pytest's cache)."""
     if os.environ.get("KBUNDLE_LLAMA_VOCAB"):
         return Path(os.environ["KBUNDLE_LLAMA_VOCAB"])
-    downloads = request.config.cache.mkdir("llama-cpp-python-sdist")
+    cache = getattr(request.config, "cache", None)  # None under -p no:cacheprovider
+    name = "llama-cpp-python-sdist"
+    downloads = cache.mkdir(name) if cache is not None else tmp_path_factory.mktemp(name)
     sdist = (
         Path(os.environ["KBUNDLE_LLAMA_SDIST"])
         if os.environ.get("KBUNDLE_LLAMA_SDIST")

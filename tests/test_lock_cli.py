@@ -348,3 +348,42 @@ def test_dynamic_sdist_metadata_comes_from_its_backend_only_when_allowed(
     assert res.exit_code == 0, res.stderr
     by_name = {p["name"]: p["source"] for p in json.loads(res.stdout)["packages"]}
     assert by_name == {"dynpkg": "build", "diskcache": "vendor"}
+
+
+def test_cuda_variant_index_falls_back_to_the_closest_runnable_build(
+    index: IndexServer, tmp_path: Path
+) -> None:
+    """Runtime 12.8, driver 13.0; the index only has cu118/cu121/cu124: cu124 wins."""
+    target = tmp_path / "t4.toml"
+    target.write_text(
+        IMAGE_310.replace('runtime = "12.1"', 'runtime = "12.8"').replace(
+            'driver_max = "12.2"', 'driver_max = "13.0"'
+        )
+    )
+    project = tmp_path / "proj"
+    project.mkdir()
+    (project / "pyproject.toml").write_text(
+        "[tool.kbundle]\n"
+        f'target = "{target}"\n'
+        f'index-url = "{index.index_url()}"\n'
+        "[tool.kbundle.index-pins]\n"
+        f'llama-cpp-python = "{index.url}whl/{{cuda}}"\n'
+    )
+    res = run_cli("lock", "llama-cpp-python", "--json", cwd=project)
+    assert res.exit_code == 0, res.stderr
+    by_name = {p["name"]: p for p in json.loads(res.stdout)["packages"]}
+    assert "/whl/cu124/" in by_name["llama-cpp-python"]["url"]
+
+
+def test_unknown_cuda_index_is_bad_input(index: IndexServer, image: Path, tmp_path: Path) -> None:
+    res = _lock(index, image, "app", "--cuda-index", "tensorflow", "-o", str(tmp_path / "l.toml"))
+    assert res.exit_code == 2
+    assert "tensorflow" in res.stderr and "llama-cpp-python" in res.stderr
+
+
+def test_cuda_index_pins_known_projects() -> None:
+    from bundler.cli.lock_cmd import cuda_index_pins
+
+    pins = cuda_index_pins(["llama_cpp_python", "torch"])
+    assert pins["llama-cpp-python"].endswith("/whl/{cuda}")
+    assert pins["torch"].endswith("/whl/{cuda}")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
+from collections.abc import Sequence
 from pathlib import Path
 
 import click
@@ -15,6 +16,7 @@ from bundler.cache import atomic_write
 from bundler.cli.options import index_options, resolve_options, target_options
 from bundler.cli.settings import Settings, settings, verbosity_options
 from bundler.config import Config
+from bundler.cuda import CUDA_INDEXES, index_tags
 from bundler.errors import InputError
 from bundler.index import IndexConfig, default_index_url
 from bundler.lock_model import Lock
@@ -48,6 +50,7 @@ def gather_request(
     index_url: str | None,
     extra_index_urls: tuple[str, ...],
     find_links: tuple[str, ...],
+    cuda_indexes: tuple[str, ...],
     build: tuple[str, ...],
     pre: bool,
     offline: bool,
@@ -83,7 +86,8 @@ def gather_request(
     index = IndexConfig(
         index_urls=tuple(dict.fromkeys((primary, *extras))),
         find_links=tuple(dict.fromkeys((*find_links, *files_input.find_links, *config.find_links))),
-        pins=config.index_pins,
+        pins={**config.index_pins, **cuda_index_pins((*config.cuda_index, *cuda_indexes))},
+        cuda=index_tags(target.cuda),
     )
     allowed = {b if b == ":all:" else str(canonicalize_name(b)) for b in build}
     allowed |= set(config.build)
@@ -100,6 +104,22 @@ def gather_request(
         upgrade=upgrade,
         upgrade_packages=frozenset(canonicalize_name(n) for n in upgrade_packages),
     )
+
+
+def cuda_index_pins(names: Sequence[str]) -> dict[str, str]:
+    """``--cuda-index NAME``: NAME pinned to its known CUDA-variant wheel index."""
+    pins = {}
+    for name in names:
+        key = str(canonicalize_name(name))
+        if key not in CUDA_INDEXES:
+            raise InputError(
+                f"no CUDA wheel index is known for {name}",
+                source="--cuda-index",
+                hint="Known: " + ", ".join(sorted(CUDA_INDEXES)) + ". For another project, "
+                "pin it in [tool.kbundle.index-pins] to a URL with {cuda}.",
+            )
+        pins[key] = CUDA_INDEXES[key]
+    return pins
 
 
 def human_size(size: int | None) -> str:
@@ -201,6 +221,7 @@ def lock(
     index_url: str | None,
     extra_index_urls: tuple[str, ...],
     find_links: tuple[str, ...],
+    cuda_indexes: tuple[str, ...],
     build: tuple[str, ...],
     pre: bool,
     offline: bool,
@@ -230,6 +251,7 @@ def lock(
         index_url=index_url,
         extra_index_urls=extra_index_urls,
         find_links=find_links,
+        cuda_indexes=cuda_indexes,
         build=build,
         pre=pre,
         offline=offline,

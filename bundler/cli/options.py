@@ -59,6 +59,14 @@ index_options = _compose(
         metavar="PATH|URL",
         help="A folder or HTML page of distribution files to consider too.",
     ),
+    click.option(
+        "--cuda-index",
+        "cuda_indexes",
+        multiple=True,
+        metavar="NAME",
+        help="Take NAME only from its CUDA-variant wheel index (llama-cpp-python, torch, "
+        "torchvision, torchaudio), the variant chosen for the target's CUDA.",
+    ),
     click.option("--offline", is_flag=True, help="Use only the cache; fail on a miss."),
     click.option("--refresh", is_flag=True, help="Revalidate every cached index page."),
 )

@@ -13,7 +13,7 @@ from rich.console import Console
 from rich.table import Table
 
 from bundler.cache import atomic_write
-from bundler.cli.options import index_options, resolve_options, target_options
+from bundler.cli.options import LockInputs, lock_inputs
 from bundler.cli.settings import Settings, settings, verbosity_options
 from bundler.config import Config
 from bundler.cuda import CUDA_INDEXES, index_tags
@@ -45,35 +45,24 @@ def gather_request(
     *,
     target: Target,
     requirements: tuple[str, ...],
-    requirement_files: tuple[Path, ...],
-    constraint_files: tuple[Path, ...],
-    index_url: str | None,
-    extra_index_urls: tuple[str, ...],
-    find_links: tuple[str, ...],
-    cuda_indexes: tuple[str, ...],
-    build: tuple[str, ...],
-    pre: bool,
-    offline: bool,
-    refresh: bool,
-    upgrade: bool,
-    upgrade_packages: tuple[str, ...],
+    inputs: LockInputs,
     previous: Lock | None,
     require_input: bool = True,
 ) -> LockRequest:
     """Merge command-line options over ``[tool.kbundle]`` into a LockRequest."""
     config = s.config
     files_input = RequirementsInput()
-    files = [*requirement_files, *config.requirements_files]
-    if files or constraint_files:
+    files = [*inputs.requirement_files, *config.requirements_files]
+    if files or inputs.constraint_files:
         files_input = parse_requirements_files(files)
     reqs: list[Req] = [parse_requirement_arg(text, "command line") for text in requirements]
     if not reqs and not files:
         reqs = [parse_requirement_arg(t, f"{config.path}") for t in config.requirements]
     reqs.extend(files_input.requirements)
     constraints = list(files_input.constraints)
-    if constraint_files:
+    if inputs.constraint_files:
         constraints.extend(
-            parse_requirements_files(list(constraint_files), constraint=True).constraints
+            parse_requirements_files(list(inputs.constraint_files), constraint=True).constraints
         )
     if not reqs and require_input:
         raise InputError(
@@ -81,15 +70,17 @@ def gather_request(
             "[tool.kbundle] requirements in pyproject.toml",
             source="kbundle lock",
         )
-    primary = index_url or files_input.index_url or config.index_url or default_index_url()
-    extras = (*extra_index_urls, *files_input.extra_index_urls, *config.extra_index_urls)
+    primary = inputs.index_url or files_input.index_url or config.index_url or default_index_url()
+    extras = (*inputs.extra_index_urls, *files_input.extra_index_urls, *config.extra_index_urls)
     index = IndexConfig(
         index_urls=tuple(dict.fromkeys((primary, *extras))),
-        find_links=tuple(dict.fromkeys((*find_links, *files_input.find_links, *config.find_links))),
-        pins={**config.index_pins, **cuda_index_pins((*config.cuda_index, *cuda_indexes))},
+        find_links=tuple(
+            dict.fromkeys((*inputs.find_links, *files_input.find_links, *config.find_links))
+        ),
+        pins={**config.index_pins, **cuda_index_pins((*config.cuda_index, *inputs.cuda_indexes))},
         cuda=index_tags(target.cuda),
     )
-    allowed = {b if b == ":all:" else str(canonicalize_name(b)) for b in build}
+    allowed = {b if b == ":all:" else str(canonicalize_name(b)) for b in inputs.build}
     allowed |= set(config.build)
     return LockRequest(
         target=target,
@@ -97,12 +88,12 @@ def gather_request(
         constraints=constraints,
         index=index,
         build=frozenset(allowed),
-        pre=pre or files_input.pre,
-        offline=offline,
-        refresh=refresh,
+        pre=inputs.pre or files_input.pre,
+        offline=inputs.offline,
+        refresh=inputs.refresh,
         previous=previous,
-        upgrade=upgrade,
-        upgrade_packages=frozenset(canonicalize_name(n) for n in upgrade_packages),
+        upgrade=inputs.upgrade,
+        upgrade_packages=frozenset(canonicalize_name(n) for n in inputs.upgrade_packages),
     )
 
 
@@ -193,9 +184,7 @@ def lock_json(outcome: LockOutcome, path: Path) -> dict[str, object]:
 @click.command("lock")
 @verbosity_options
 @click.argument("requirements", nargs=-1, metavar="[REQUIREMENT]...")
-@target_options
-@index_options
-@resolve_options
+@lock_inputs
 @click.option(
     "-o",
     "--output",
@@ -211,23 +200,10 @@ def lock_json(outcome: LockOutcome, path: Path) -> dict[str, object]:
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON on stdout.")
 def lock(
     requirements: tuple[str, ...],
-    target: str | None,
-    manifest: Path | None,
+    inputs: LockInputs,
     output: Path | None,
     export_requirements: Path | None,
     as_json: bool,
-    requirement_files: tuple[Path, ...],
-    constraint_files: tuple[Path, ...],
-    index_url: str | None,
-    extra_index_urls: tuple[str, ...],
-    find_links: tuple[str, ...],
-    cuda_indexes: tuple[str, ...],
-    build: tuple[str, ...],
-    pre: bool,
-    offline: bool,
-    refresh: bool,
-    upgrade: bool,
-    upgrade_packages: tuple[str, ...],
 ) -> None:
     """Resolve REQUIREMENTs for the target image and write a PEP 751 lock.
 
@@ -239,26 +215,11 @@ def lock(
     """
     s = settings()
     config = s.config
-    t = load_target(target or config.target, manifest or config.manifest)
+    t = load_target(inputs.target or config.target, inputs.manifest or config.manifest)
     path = output or default_lock_path(config, t)
-    previous = read_lock(path) if path.is_file() and not upgrade else None
+    previous = read_lock(path) if path.is_file() and not inputs.upgrade else None
     request = gather_request(
-        s,
-        target=t,
-        requirements=requirements,
-        requirement_files=requirement_files,
-        constraint_files=constraint_files,
-        index_url=index_url,
-        extra_index_urls=extra_index_urls,
-        find_links=find_links,
-        cuda_indexes=cuda_indexes,
-        build=build,
-        pre=pre,
-        offline=offline,
-        refresh=refresh,
-        upgrade=upgrade,
-        upgrade_packages=upgrade_packages,
-        previous=previous,
+        s, target=t, requirements=requirements, inputs=inputs, previous=previous
     )
     outcome = run_lock(request)
     atomic_write(path, render_lock(outcome.lock).encode())

@@ -13,7 +13,7 @@ from rich.table import Table
 from bundler.bootstrap import SNIPPET
 from bundler.cache import atomic_write
 from bundler.cli.lock_cmd import default_lock_path, gather_request, human_size, report_table
-from bundler.cli.options import index_options, resolve_options, target_options
+from bundler.cli.options import LockInputs, lock_inputs
 from bundler.cli.progress import download_progress
 from bundler.cli.settings import settings, verbosity_options
 from bundler.config import Config
@@ -73,9 +73,7 @@ def _report(outcome: VendorOutcome) -> None:
     "lockfiles/pylock.<target>.toml; locked first when missing or when requirements "
     "are given).",
 )
-@target_options
-@index_options
-@resolve_options
+@lock_inputs
 @click.option(
     "--build-python",
     type=str,
@@ -93,22 +91,9 @@ def _report(outcome: VendorOutcome) -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON on stdout.")
 def vendor(
     requirements: tuple[str, ...],
+    inputs: LockInputs,
     lib: Path | None,
     lock_path: Path | None,
-    target: str | None,
-    manifest: Path | None,
-    index_url: str | None,
-    extra_index_urls: tuple[str, ...],
-    find_links: tuple[str, ...],
-    cuda_indexes: tuple[str, ...],
-    offline: bool,
-    refresh: bool,
-    requirement_files: tuple[Path, ...],
-    constraint_files: tuple[Path, ...],
-    build: tuple[str, ...],
-    pre: bool,
-    upgrade: bool,
-    upgrade_packages: tuple[str, ...],
     build_python: str | None,
     cpu_only: bool,
     jobs: int | None,
@@ -123,28 +108,17 @@ def vendor(
     """
     s = settings()
     config = s.config
-    t = load_target(target or config.target, manifest or config.manifest)
+    t = load_target(inputs.target or config.target, inputs.manifest or config.manifest)
     path = lock_path or default_lock_path(config, t)
     # Lock first when there is no lock yet or new requirements are given
     # (keeping the existing pins that still fit, as `kbundle lock` does).
-    relock = bool(requirements or requirement_files) or not path.is_file()
-    previous = read_lock(path) if relock and path.is_file() and not upgrade else None
+    relock = bool(requirements or inputs.requirement_files) or not path.is_file()
+    previous = read_lock(path) if relock and path.is_file() and not inputs.upgrade else None
     request = gather_request(
         s,
         target=t,
         requirements=requirements,
-        requirement_files=requirement_files,
-        constraint_files=constraint_files,
-        index_url=index_url,
-        extra_index_urls=extra_index_urls,
-        find_links=find_links,
-        cuda_indexes=cuda_indexes,
-        build=build,
-        pre=pre,
-        offline=offline,
-        refresh=refresh,
-        upgrade=upgrade,
-        upgrade_packages=upgrade_packages,
+        inputs=inputs,
         previous=previous,
         require_input=relock,
     )
@@ -167,7 +141,7 @@ def vendor(
                 build=request.build,
                 build_python=build_python,
                 cpu_only=cpu_only,
-                offline=offline,
+                offline=inputs.offline,
                 jobs=jobs,
             ),
             progress,

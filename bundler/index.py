@@ -33,7 +33,7 @@ from email.parser import BytesHeaderParser
 from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Generic, TypeVar
-from urllib.parse import urljoin
+from urllib.parse import urljoin, urlsplit
 
 from packaging.utils import canonicalize_name
 from packaging.version import InvalidVersion, Version
@@ -157,6 +157,10 @@ class IndexConfig:
     find_links: tuple[str, ...] = ()
     pins: Mapping[str, str] = field(default_factory=dict, hash=False)
     cuda: str | tuple[str, ...] | None = None
+    #: Pinned projects that may fall back to the ordinary indexes (and so to
+    #: an sdist to build) when no pinned index has them or none answers:
+    #: ``--cuda-index``, whose wheel indexes cover some versions only.
+    pin_fallback: frozenset[str] = frozenset()
 
     def expanded_index_urls(self) -> tuple[str, ...]:
         """The index URLs with placeholders filled (InputError when impossible)."""
@@ -257,11 +261,25 @@ class Finder:
     def _find_files(self, project: NormalizedName) -> list[Link]:
         pinned = self._pins.get(project)
         if pinned is not None:
+            fallback = project in self.config.pin_fallback
+            unreachable: set[str] = set()
             for index_url in pinned:
-                page = self._project_page(index_url, project)
+                host = urlsplit(index_url).netloc
+                if host in unreachable:
+                    continue  # one failed host is enough: its other variants fail too
+                try:
+                    page = self._project_page(index_url, project)
+                except NetworkError as exc:
+                    if not fallback:
+                        raise
+                    unreachable.add(host)
+                    log.warning("%s is not reachable (%s)", redact_url(index_url), exc.message)
+                    continue
                 if page is not None:
                     return page
-            return []
+            if not fallback:
+                return []
+            log.warning("no CUDA wheel index has %s; falling back to the ordinary indexes", project)
         links: list[Link] = []
         for index_url in self._indexes:
             page = self._project_page(index_url, project)

@@ -14,6 +14,7 @@ import os
 import shutil
 import subprocess
 import sys
+import tarfile
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,7 +22,7 @@ from pathlib import Path
 import platformdirs
 import pytest
 
-from tests.conftest import run_cli
+from tests.conftest import REPO, run_cli
 
 pytestmark = [pytest.mark.slow, pytest.mark.network]
 
@@ -31,6 +32,7 @@ IMAGE_PACKAGES = ["numpy==2.2.6", "jinja2==3.1.6", "markupsafe==3.0.2", "typing-
 
 @dataclass
 class Bundle:
+    cache: str
     root: Path
     python: Path
     target: Path
@@ -82,7 +84,7 @@ def bundle(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Bundle]:
             "--json",
         )
         assert res.exit_code == 0, res.stderr
-        yield Bundle(root, python, target, lock, lib, json.loads(res.stdout))
+        yield Bundle(cache, root, python, target, lock, lib, json.loads(res.stdout))
     finally:
         if saved is None:
             os.environ.pop("KBUNDLE_CACHE_DIR", None)
@@ -125,7 +127,7 @@ def test_second_vendor_is_offline_and_reuses_the_build(bundle: Bundle) -> None:
         str(bundle.lock),
         "--offline",
         "--json",
-        env={"KBUNDLE_CACHE_DIR": os.environ["KBUNDLE_CACHE_DIR"]},
+        env={"KBUNDLE_CACHE_DIR": bundle.cache},
     )
     assert res.exit_code == 0, res.stderr
     assert json.loads(res.stdout)["seconds"] < 60  # no rebuild
@@ -142,3 +144,66 @@ def test_check_passes_on_the_lib(bundle: Bundle) -> None:
         str(bundle.target),
     )
     assert res.exit_code == 0, res.stderr
+
+
+PLAY = r"""
+import json, sys, time
+from pathlib import Path
+sys.path.insert(0, {play_dir!r})
+import play
+agent = play.load_agent(Path("main.py"), with_file=False)  # exactly Kaggle's loader
+games = [play.play_game(agent, role, "teapot", "things", 20, 300.0)
+         for role in ("guesser", "answerer")]
+allowed = ({unpacked!r}, sys.prefix, sys.base_prefix, {play_dir!r})
+files = {{getattr(m, "__file__", None) for m in list(sys.modules.values())}}
+outside = sorted(f for f in files if f and not f.startswith(allowed))
+import llama_cpp, numpy
+print(json.dumps({{"games": games, "outside": outside, "llama": llama_cpp.__file__,
+                  "numpy": numpy.__file__}}))
+"""
+
+
+def test_full_game_offline_from_the_packed_submission(bundle: Bundle) -> None:
+    """Pack main.py, the lib and a tiny model; unpack; play both roles with no network."""
+    sdists = sorted(Path(bundle.cache).rglob("llama_cpp_python-0.3.36.tar.gz"))
+    assert sdists, "the vendored sdist is in kbundle's cache"
+    model = bundle.root / "tiny.gguf"
+    made = subprocess.run(
+        [
+            sys.executable,
+            str(REPO / "examples" / "llama_agent" / "make_tiny_model.py"),
+            "--sdist",
+            str(sdists[0]),
+            "-o",
+            str(model),
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert made.returncode == 0, made.stderr
+    submission = bundle.lib.parent
+    shutil.copy(REPO / "examples" / "llama_agent" / "main.py", submission / "main.py")
+    archive = bundle.root / "submission.tar.gz"
+    res = run_cli("pack", str(submission), "-o", str(archive), "--add", f"{model}:model.gguf")
+    assert res.exit_code == 0, res.stderr
+    unpacked = bundle.root / "kaggle_simulations" / "agent"
+    unpacked.mkdir(parents=True)
+    with tarfile.open(archive) as tar:
+        tar.extractall(unpacked, filter="data")
+    assert sorted(p.name for p in unpacked.iterdir()) == ["lib", "main.py", "model.gguf"]
+    play_dir = str(REPO / "examples" / "llama_agent")
+    script = PLAY.format(play_dir=play_dir, unpacked=str(unpacked))
+    proc = _offline([str(bundle.python), "-c", script], cwd=unpacked)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    got = json.loads(proc.stdout.strip().splitlines()[-1])
+    for game in got["games"]:
+        assert game["valid"], game
+        assert game["moves"] > 0
+        assert game.get("ended") != "invalid"
+        assert game["max_move_seconds"] < 60
+    assert got["outside"] == [], got["outside"]  # nothing from the repo or kbundle's venv
+    assert got["llama"].startswith(str(unpacked / "lib"))
+    assert got["numpy"].startswith(str(bundle.root / "image"))
+    check = run_cli("check", "--lib", str(unpacked / "lib"), "--target", str(bundle.target))
+    assert check.exit_code == 0, check.stderr

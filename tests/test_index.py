@@ -144,6 +144,27 @@ def test_cuda_template_selects_one_of_two_loopback_indexes(tmp_path: Path) -> No
             make_finder(template)
 
 
+def test_cuda_index_pin_falls_back_when_unreachable_or_unknown(tmp_path: Path) -> None:
+    """--cuda-index: no reachable variant index has it → the ordinary index (an sdist)."""
+    build_sdist(tmp_path / "simple", "llama-cpp-python", "0.3.16")
+    build_wheel(tmp_path / "cu121", "other", "1.0")
+    with IndexServer({"simple": tmp_path / "simple", "whl/cu121": tmp_path / "cu121"}) as srv:
+        dead = "http://127.0.0.1:9/whl/{cuda}"  # the discard port: refused at once
+        for template in (dead, srv.url + "whl/{cuda}"):
+            pins = {"llama-cpp-python": template}
+            finder = make_finder(
+                srv.index_url(), pins=pins, cuda=("cu121", "cu120"), pin_fallback=frozenset(pins)
+            )
+            (link,) = finder.files("llama-cpp-python")
+            assert link.filename == "llama_cpp_python-0.3.16.tar.gz"
+            strict = make_finder(srv.index_url(), pins=pins, cuda=("cu121",))
+            if template == dead:
+                with pytest.raises(NetworkError):
+                    strict.files("llama-cpp-python")
+            else:
+                assert strict.files("llama-cpp-python") == []  # a plain pin never falls back
+
+
 # -- which files ------------------------------------------------------------------
 
 

@@ -7,6 +7,7 @@ Llama 3 GGUF builder. With ``llama_cpp`` as well: full games on the tiny model.
 
 from __future__ import annotations
 
+import importlib.metadata
 import importlib.util
 import itertools
 import json
@@ -19,6 +20,7 @@ from types import ModuleType, SimpleNamespace
 from typing import Any
 
 import pytest
+from packaging.version import Version
 
 from bundler.cache import cache_dir
 
@@ -28,6 +30,17 @@ EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "llama_agent"
 REAL_CACHE = cache_dir()
 LLAMA_SDIST_PIN = "llama-cpp-python==0.3.36"
 _counter = itertools.count()
+
+
+@pytest.fixture(autouse=True)
+def _stub_lib(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """main.py activates a kbundle lib first thing: give it an empty one."""
+    lib = tmp_path / "stub-lib"
+    lib.mkdir()
+    (lib / "kbundle_boot.py").write_text("")
+    monkeypatch.setenv("KBUNDLE_LIB", str(lib))
+    monkeypatch.setattr(sys, "path", list(sys.path))
+    monkeypatch.delitem(sys.modules, "kbundle_boot", raising=False)
 
 
 def load_example(name: str) -> ModuleType:
@@ -111,6 +124,14 @@ def use_model(main: ModuleType, llm: Any) -> list[int]:
 
     main._load_model = load
     return loads
+
+
+def wait_until_idle(main: ModuleType, timeout: float = 10.0) -> None:
+    """Wait for a worker that outlived its move to release the model."""
+    deadline = time.monotonic() + timeout
+    while main._model_lock.locked():
+        assert time.monotonic() < deadline, "the model stayed busy"
+        time.sleep(0.02)
 
 
 def obs(turn: str, **fields: Any) -> dict[str, Any]:
@@ -250,7 +271,7 @@ def test_rambling_model_is_stopped_at_the_deadline(main: ModuleType) -> None:
     elapsed = time.monotonic() - started
     assert move == main.FALLBACK_QUESTIONS[0]
     # Stopped by the stopping criterion at MOVE_SECONDS - GRACE_SECONDS, not at 10 s.
-    assert 1.4 < elapsed < main.MOVE_SECONDS + 0.3
+    assert 1.4 < elapsed < main.MOVE_SECONDS + 1.0
 
 
 def test_partial_reply_before_the_deadline_is_used(main: ModuleType) -> None:
@@ -263,12 +284,12 @@ def test_hung_model_gives_a_fallback_on_time_then_recovers(main: ModuleType) -> 
     use_model(main, FakeLlama("Yes", hang=3.0))
     started = time.monotonic()
     assert main.agent(obs("answer", questions=["Is it big?"], keyword="x"), None) == "no"
-    assert time.monotonic() - started < main.MOVE_SECONDS + 0.3
+    assert time.monotonic() - started < main.MOVE_SECONDS + 1.0
     # The hung call still holds the model: the next move does not wait for it.
     started = time.monotonic()
     assert main.agent(obs("answer", questions=["Is it big?"], keyword="x"), None) == "no"
     assert time.monotonic() - started < 0.5
-    time.sleep(3.5 - main.MOVE_SECONDS)  # the hang is over
+    wait_until_idle(main)  # the hang is over
     main._get_model().hang = 0.0
     assert main.agent(obs("answer", questions=["Is it big?"], keyword="x"), None) == "yes"
 
@@ -281,8 +302,8 @@ def test_slow_model_load_does_not_overrun_the_first_move(main: ModuleType) -> No
     main._load_model = slow_load
     started = time.monotonic()
     assert main.agent(obs("answer", questions=["Is it big?"], keyword="x"), None) == "no"
-    assert time.monotonic() - started < main.MOVE_SECONDS + 0.3
-    time.sleep(1.0)
+    assert time.monotonic() - started < main.MOVE_SECONDS + 1.0
+    wait_until_idle(main)  # the load finished in the background
     assert main.agent(obs("answer", questions=["Is it big?"], keyword="x"), None) == "yes"
 
 
@@ -294,7 +315,7 @@ def test_model_path_lookup(
     monkeypatch.delenv("KBUNDLE_AGENT_MODEL")
     if Path("/kaggle_simulations/agent/model.gguf").exists() or Path("/kaggle/input").exists():
         pytest.skip("this machine has Kaggle's folders")
-    main._here = str(tmp_path)
+    main._HERE = tmp_path
     assert main._model_path() is None
     (tmp_path / "model.gguf").write_bytes(b"GGUF")
     assert main._model_path() == str(tmp_path / "model.gguf")
@@ -412,6 +433,8 @@ def test_raising_or_slow_agent_is_invalid(
 def tiny() -> ModuleType:
     pytest.importorskip("numpy")
     pytest.importorskip("gguf")
+    if Version(importlib.metadata.version("gguf")) < Version("0.17"):
+        pytest.skip("make_tiny_model.py needs gguf >= 0.17")
     return load_example("make_tiny_model")
 
 
@@ -522,7 +545,7 @@ def test_llama_cpp_generates_fast_on_the_tiny_model(
     out = llm.create_completion(tokens, max_tokens=128, temperature=0.7, seed=1)
     rate = out["usage"]["completion_tokens"] / (time.monotonic() - started)
     print(f"tiny model: {rate:.0f} tokens/s")
-    assert rate > 50
+    assert rate > 20  # ~800 on 2 idle cores; the bound leaves room for a busy machine
 
 
 def test_full_games_on_the_tiny_model(

@@ -70,6 +70,7 @@ def gather_request(
             "[tool.kbundle] requirements in pyproject.toml",
             source="kbundle lock",
         )
+    cuda_pins = cuda_index_pins((*config.cuda_index, *inputs.cuda_indexes))
     primary = inputs.index_url or files_input.index_url or config.index_url or default_index_url()
     extras = (*inputs.extra_index_urls, *files_input.extra_index_urls, *config.extra_index_urls)
     index = IndexConfig(
@@ -77,8 +78,9 @@ def gather_request(
         find_links=tuple(
             dict.fromkeys((*inputs.find_links, *files_input.find_links, *config.find_links))
         ),
-        pins={**config.index_pins, **cuda_index_pins((*config.cuda_index, *inputs.cuda_indexes))},
+        pins={**config.index_pins, **cuda_pins},
         cuda=index_tags(target.cuda),
+        pin_fallback=frozenset(cuda_pins),
     )
     allowed = {b if b == ":all:" else str(canonicalize_name(b)) for b in inputs.build}
     allowed |= set(config.build)

@@ -131,6 +131,8 @@ def capture(python: str, output: Path | None, name: str | None, preloaded: tuple
     tmp = output.with_name(output.name + ".tmp")
     tmp.write_text(text, encoding="utf-8")
     tmp.replace(output)
+    if settings().quiet:
+        return
     cuda = f", CUDA {_cuda_summary(t)}" if t.cuda else ", no CUDA"
     click.echo(
         f"captured {t.name}: Python {t.python_full_version}, {t.libc} {t.glibc or '?'}{cuda}, "

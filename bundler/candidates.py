@@ -16,7 +16,13 @@ from packaging.tags import Tag
 from packaging.utils import NormalizedName
 from packaging.version import Version
 
-from bundler.cuda import variant_of, variant_rank
+from bundler.cuda import (
+    CudaVersion,
+    driver_can_run,
+    implied_variant,
+    project_cuda_major,
+    variant_rank,
+)
 from bundler.manifest import InstalledDist
 from bundler.simple_api import Link
 from bundler.target import Target
@@ -72,6 +78,12 @@ class Offer:
     yanked: tuple[Candidate, ...] = ()
 
 
+def _major_runs(major: int, target: Target) -> bool:
+    # Only a GPU target can refuse a CUDA major: on a CPU target CUDA libraries
+    # are inert files (PyPI's torch pulls nvidia-*-cu12 wheels even there).
+    return target.cuda is None or driver_can_run(CudaVersion(major, 0), target.cuda)
+
+
 def tag_ranks(tags: Sequence[Tag]) -> dict[Tag, int]:
     """Tag → position (0 is best) for fast lookups while ranking wheels."""
     ranks: dict[Tag, int] = {}
@@ -109,12 +121,24 @@ def build_offer(
     best: dict[Version, tuple[tuple[int, int], Link]] = {}
     yanked_best: dict[Version, tuple[tuple[int, int], Link]] = {}
     rejected: list[Rejection] = []
+    pinned_major = project_cuda_major(name)
     for link in links:
         if link.project != name:
             continue
-        variant_key = variant_rank(variant_of(link.version), target.cuda)
+        if pinned_major is not None and not _major_runs(pinned_major, target):
+            rejected.append(
+                Rejection(
+                    link.filename,
+                    version=link.version,
+                    kind="cuda",
+                    reason=f"{name} is built for CUDA {pinned_major}, which the target's "
+                    f"driver (CUDA {target.cuda.driver_max if target.cuda else '?'}) cannot run",
+                )
+            )
+            continue
+        variant_key = variant_rank(implied_variant(name, link.version), target.cuda)
         if variant_key is None:
-            variant = variant_of(link.version)
+            variant = implied_variant(name, link.version)
             rejected.append(
                 Rejection(
                     link.filename,
@@ -169,7 +193,7 @@ def build_offer(
 
     def ordered(pool: dict[Version, tuple[tuple[int, int], Link]]) -> tuple[Candidate, ...]:
         def sort_key(version: Version) -> tuple[Version, tuple[int, int], Version]:
-            variant = variant_rank(variant_of(version), target.cuda) or (0, 0)
+            variant = variant_rank(implied_variant(name, version), target.cuda) or (0, 0)
             return (Version(version.public), variant, version)
 
         return tuple(

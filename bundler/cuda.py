@@ -141,12 +141,12 @@ def loaded_cuda_variant(torch_version: str | None, cuda: Cuda | None) -> CudaVer
     """The CUDA a per-CUDA variant library is picked for on the target.
 
     bitsandbytes and its kind follow ``torch.version.cuda``: the ``+cuXYZ``
-    label of the torch in the final environment; without one (PyPI's plain
-    torch) the target's CUDA runtime is the best guess.
+    label of the torch in the final environment, or the CUDA PyPI builds a
+    plain torch release with; without a torch, the target's CUDA runtime.
     """
     if torch_version is not None:
         try:
-            label = variant_of(Version(torch_version))
+            label = implied_variant("torch", Version(torch_version))
         except InvalidVersion:
             label = None
         if label == "cpu":
@@ -188,3 +188,40 @@ def index_tags(cuda: Cuda | None) -> tuple[str, ...]:
         first = runtime.minor + 1 if major == runtime.major else 0
         tags += [CudaVersion(major, m) for m in range(first, 10)]
     return tuple(t.label for t in tags)
+
+
+# The CUDA that PyPI's own (label-less) torch wheels for Linux x86_64 are built
+# with, by torch release: 2.1-2.4 cu121, 2.5-2.6 cu124, 2.7 cu126,
+# 2.8-2.10 cu128, 2.11 and later cu130.
+_TORCH_PYPI_CUDA = (
+    (2, 11, "cu130"),
+    (2, 8, "cu128"),
+    (2, 7, "cu126"),
+    (2, 5, "cu124"),
+    (2, 1, "cu121"),
+)
+_PROJECT_CUDA = re.compile(r"(?:^|-)cu(?:da)?(\d{2})x?(?:-|$)")
+
+
+def pypi_torch_variant(version: Version) -> str | None:
+    """The CUDA variant PyPI's plain ``torch==version`` is built for (None before 2.1)."""
+    for major, minor, label in _TORCH_PYPI_CUDA:
+        if version.release[:2] >= (major, minor):
+            return label
+    return None
+
+
+def implied_variant(project: str, version: Version) -> str | None:
+    """The CUDA variant of a release: its local label, or for PyPI's plain torch
+    on Linux x86_64 the CUDA PyPI builds it with (torch 2.11 means CUDA 13)."""
+    label = variant_of(version)
+    if label is None and project == "torch":
+        return pypi_torch_variant(version)
+    return label
+
+
+def project_cuda_major(project: str) -> int | None:
+    """The CUDA major a project's name pins: ``nvidia-cublas-cu12`` → 12,
+    ``cupy-cuda12x`` → 12, ``jax-cuda13-plugin`` → 13; None otherwise."""
+    match = _PROJECT_CUDA.search(project)
+    return int(match.group(1)) if match else None

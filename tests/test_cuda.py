@@ -108,3 +108,34 @@ def test_index_tags_prefer_the_runtime_then_older_minors_then_what_the_driver_ru
     assert index_tags(T4_2024)[:3] == ("cu121", "cu120", "cu122")
     assert "cu130" not in index_tags(T4_2024)
     assert index_tags(None) == ("cpu",)
+
+
+def test_pypi_torch_cuda_per_release() -> None:
+    from bundler.cuda import implied_variant, project_cuda_major, pypi_torch_variant
+
+    expected = {
+        "2.1.2": "cu121",
+        "2.4.0": "cu121",
+        "2.5.1": "cu124",
+        "2.6.0": "cu124",
+        "2.7.1": "cu126",
+        "2.8.0": "cu128",
+        "2.10.0": "cu128",
+        "2.11.0": "cu130",
+        "2.0.1": None,
+    }
+    for version, label in expected.items():
+        assert pypi_torch_variant(Version(version)) == label, version
+    assert implied_variant("torch", Version("2.5.1+cpu")) == "cpu"
+    assert implied_variant("numpy", Version("2.0.2")) is None
+    assert loaded_cuda_variant("2.5.1", T4_2026) == CudaVersion(12, 4)
+    for name, major in {
+        "nvidia-cublas-cu12": 12,
+        "cupy-cuda12x": 12,
+        "cupy-cuda11x": 11,
+        "jax-cuda13-plugin": 13,
+        "nvidia-cuda-runtime": None,
+        "cuda-python": None,
+        "torch": None,
+    }.items():
+        assert project_cuda_major(name) == major, name

@@ -26,8 +26,9 @@ from bundler.target import Cuda, Target
 _PROBE_TIMEOUT = 120
 
 
-def run_probe(python: str) -> dict[str, Any]:
-    """Run the probe with ``python`` and return its facts."""
+def run_probe(python: str, *, full: bool = True) -> dict[str, Any]:
+    """Run the probe with ``python`` and return its facts (``full=False``: a
+    build host's interpreter facts only, without packages, libraries, CUDA)."""
     source = resources.files("bundler").joinpath("probe.py").read_text(encoding="utf-8")
     if os.sep in python:
         # The probe runs in a temporary folder: make a relative path absolute first,
@@ -38,7 +39,7 @@ def run_probe(python: str) -> dict[str, Any]:
         # hold a half-built lib/) is not part of the image.
         try:
             proc = subprocess.run(
-                [python, "-c", source],
+                [python, "-c", source, *([] if full else ["--host"])],
                 cwd=cwd,
                 capture_output=True,
                 timeout=_PROBE_TIMEOUT,

@@ -8,6 +8,8 @@ annotations, no ``match``, no ``tomllib``. It only gathers raw facts; turning
 them into tags and a target is kbundle's job (bundler.capture).
 """
 
+from __future__ import annotations  # annotations stay strings: dict[...] on 3.8
+
 import ctypes
 import json
 import os
@@ -170,9 +172,13 @@ def cuda() -> dict[str, Any]:
     return info
 
 
-def describe() -> dict[str, Any]:
-    """Every fact kbundle needs about this interpreter and its machine."""
-    return {
+def describe(full: bool = True) -> dict[str, Any]:
+    """Every fact kbundle needs about this interpreter and its machine.
+
+    ``full=False`` leaves out the slow parts (installed distributions, the
+    loader cache, CUDA): enough to describe a build host.
+    """
+    facts: dict[str, Any] = {
         "probe": 1,
         "implementation": sys.implementation.name,
         "python_full_version": platform.python_version(),
@@ -184,13 +190,13 @@ def describe() -> dict[str, Any]:
         "glibc": glibc_version(),
         "musl": musl_version() if glibc_version() is None else None,
         "markers": markers(),
-        "installed": installed(),
-        "shared_libraries": shared_libraries(),
-        "cuda": cuda(),
     }
+    if full:
+        facts.update(installed=installed(), shared_libraries=shared_libraries(), cuda=cuda())
+    return facts
 
 
 if __name__ == "__main__":
     # The script's own folder must not count as part of the image.
     sys.path[:] = [p for p in sys.path if p not in ("", os.getcwd())]
-    json.dump(describe(), sys.stdout, sort_keys=True)
+    json.dump(describe(full=sys.argv[1:] != ["--host"]), sys.stdout, sort_keys=True)

@@ -98,7 +98,7 @@ def detect_host(python: str | None = None) -> Host:
     """
     path = _interpreter_path(python)
     try:
-        facts = target_from_facts(run_probe(path), name="build-host")
+        facts = target_from_facts(run_probe(path, full=False), name="build-host")
     except KbundleError as exc:
         raise InputError(
             f"cannot build with {path}: {exc.message}", source="--build-python"

@@ -14,13 +14,8 @@ import pytest
 
 from tests.conftest import run_cli
 
-PYENV_310 = (
-    Path(os.environ.get("PYENV_ROOT", str(Path.home() / ".pyenv")))
-    / "versions"
-    / "3.10.13"
-    / "bin"
-    / "python3"
-)
+PYENV = Path(os.environ.get("PYENV_ROOT", str(Path.home() / ".pyenv"))) / "versions"
+PYENV_310 = PYENV / "3.10.13" / "bin" / "python3"
 
 # Run inside another interpreter: its own packaging.tags / markers, with linux_*
 # moved behind manylinux/musllinux as kbundle ranks them (see bundler/tags.py).
@@ -161,6 +156,22 @@ def test_capture_other_interpreter(tmp_path: Path) -> None:
     doc = json.loads(run_cli("target", "show", str(tmp_path / "t.toml"), "--json").stdout)
     assert doc["python_full_version"] == "3.10.13"
     assert doc["platform_tags"][0].startswith("cp310-cp310-manylinux_2_")
+
+
+@pytest.mark.parametrize("minor", ["3.8", "3.9", "3.13"])
+def test_probe_runs_on_every_supported_python(minor: str, tmp_path: Path) -> None:
+    """The probe runs in the image's Python: 3.8 and newer, stdlib only."""
+    found = sorted(PYENV.glob(f"{minor}.*/bin/python3"))
+    if not found:
+        pytest.skip(f"no pyenv Python {minor} under {PYENV}")
+    out = tmp_path / "t.toml"
+    res = run_cli("target", "capture", "--python", str(found[-1]), "-o", str(out))
+    assert res.exit_code == 0, res.stderr
+    doc = json.loads(run_cli("target", "show", str(out), "--json").stdout)
+    nodot = minor.replace(".", "")
+    assert doc["platform_tags"][0].startswith(f"cp{nodot}-cp{nodot}-manylinux_2_")
+    assert doc["markers"]["python_version"] == minor
+    assert doc["python_full_version"].startswith(minor + ".")
 
 
 def test_capture_records_installed_with_requirements(tmp_path: Path) -> None:

@@ -8,6 +8,7 @@ traceback unless ``KBUNDLE_DEBUG=1`` asks for one.
 
 from __future__ import annotations
 
+import importlib
 import logging
 import os
 from pathlib import Path
@@ -16,13 +17,19 @@ from typing import IO, Any
 import click
 
 from bundler import __version__
-from bundler.cli.check_cmd import check
-from bundler.cli.lock_cmd import lock
-from bundler.cli.pack_cmd import pack_command
 from bundler.cli.settings import Settings, setup_logging
-from bundler.cli.target_cmd import target
-from bundler.cli.vendor_cmd import vendor
 from bundler.errors import KbundleError
+
+# Command name -> "module:attribute". Commands are imported only when run (or
+# listed by --help): `kbundle vendor` need not load the ELF reader `check`
+# uses, and every command starts faster.
+_COMMANDS = {
+    "target": "bundler.cli.target_cmd:target",
+    "lock": "bundler.cli.lock_cmd:lock",
+    "vendor": "bundler.cli.vendor_cmd:vendor",
+    "check": "bundler.cli.check_cmd:check",
+    "pack": "bundler.cli.pack_cmd:pack_command",
+}
 
 log = logging.getLogger("bundler")
 
@@ -40,6 +47,17 @@ class _ReportedError(click.ClickException):
 
 
 class _Group(click.Group):
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return list(_COMMANDS)
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        spec = _COMMANDS.get(cmd_name)
+        if spec is None:
+            return None
+        module, _, attribute = spec.partition(":")
+        command: click.Command = getattr(importlib.import_module(module), attribute)
+        return command
+
     def invoke(self, ctx: click.Context) -> Any:
         try:
             return super().invoke(ctx)
@@ -78,13 +96,6 @@ def cli(ctx: click.Context, verbose: int, quiet: bool, project: Path | None) -> 
     """
     setup_logging(verbose, quiet)
     ctx.obj = Settings(quiet=quiet, verbose=verbose, project=project)
-
-
-cli.add_command(target)
-cli.add_command(lock)
-cli.add_command(vendor)
-cli.add_command(check)
-cli.add_command(pack_command)
 
 
 def main() -> None:

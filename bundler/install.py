@@ -24,6 +24,7 @@ the target's Python version may differ from the one running kbundle.
 from __future__ import annotations
 
 import configparser
+import hashlib
 import io
 import os
 import posixpath
@@ -424,3 +425,35 @@ class _LibDestination(SchemeDictionaryDestination):
         data = f"#!{SCRIPT_SHEBANG}\n".encode() + _SCRIPT_PRELUDE + body
         with io.BytesIO(data) as stream:
             return self.write_to_fs(Scheme("scripts"), script_name, stream, is_executable=True)
+
+
+def link_identical_files(lib: Path, *, min_size: int = 64 * 1024) -> int:
+    """Hard-link files of identical content under ``lib``; returns the bytes saved.
+
+    Wheels cannot hold symlinks, so a CMake-built package ships each shared
+    library several times (``libllama.so``, ``.so.0``, ``.so.0.0.N``, in two
+    folders): llama-cpp-python's lib is 80% copies. One inode per content
+    keeps every path working, and ``tarfile`` (``kbundle pack``) stores the
+    extra names as links. Small files are left alone: not worth hashing.
+    """
+    by_size: dict[int, list[Path]] = {}
+    for path in sorted(lib.rglob("*")):
+        if path.is_file() and not path.is_symlink():
+            size = path.stat().st_size
+            if size >= min_size:
+                by_size.setdefault(size, []).append(path)
+    saved = 0
+    for size, paths in by_size.items():
+        if len(paths) < 2:
+            continue
+        first_of: dict[str, Path] = {}
+        for path in paths:
+            digest = hashlib.sha256(path.read_bytes()).hexdigest()
+            original = first_of.setdefault(digest, path)
+            if original is path or original.stat().st_ino == path.stat().st_ino:
+                continue
+            temporary = path.with_name(f".{path.name}.kbundle-link")
+            os.link(original, temporary)
+            temporary.replace(path)
+            saved += size
+    return saved

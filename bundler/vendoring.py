@@ -26,7 +26,7 @@ from bundler.elf import read_elf
 from bundler.errors import InputError
 from bundler.http import HttpClient
 from bundler.index import Finder, IndexConfig
-from bundler.install import InstalledWheel, install_wheels
+from bundler.install import InstalledWheel, install_wheels, link_identical_files
 from bundler.libswap import recover, staging_dir, swap_into_place
 from bundler.lock_model import Artifact, Lock, LockedPackage
 from bundler.locking import LockRequest, run_lock
@@ -71,10 +71,8 @@ class VendorOutcome:
     image: tuple[LockedPackage, ...]
     notes: tuple[str, ...] = ()
     warnings: tuple[str, ...] = field(default_factory=tuple)
-
-    @property
-    def bytes(self) -> int:
-        return sum(p.bytes for p in self.packages)
+    #: Bytes the lib takes on disk (hard-linked copies counted once).
+    bytes: int = 0
 
 
 def _link(artifact: Artifact) -> Link:
@@ -271,6 +269,10 @@ def run_vendor(request: VendorRequest, progress: ProgressFactory | None = None) 
         staging = staging_dir(request.lib)
         try:
             installed = install_wheels([*wheels, *built], staging)
+            saved = link_identical_files(staging)
+            on_disk = _disk_bytes(staging)
+            if saved:
+                notes.append(f"{saved / 1e6:.1f} MB of identical files hard-linked in the lib")
             shadowed = {p.name: p.shadows for p in packages if p.shadows}
             boot = BootInfo(
                 shadowed={
@@ -300,4 +302,14 @@ def run_vendor(request: VendorRequest, progress: ProgressFactory | None = None) 
         image=request.lock.image,
         notes=tuple(notes),
         warnings=tuple(warnings),
+        bytes=on_disk,
     )
+
+
+def _disk_bytes(root: Path) -> int:
+    inodes: dict[int, int] = {}
+    for path in root.rglob("*"):
+        if path.is_file() and not path.is_symlink():
+            st = path.stat()
+            inodes[st.st_ino] = st.st_size
+    return sum(inodes.values())

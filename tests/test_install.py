@@ -278,3 +278,26 @@ def test_wheel_shipping_its_own_installer_file_is_a_collision(tmp_path: Path) ->
     )
     with pytest.raises(FileCollisionError, match=r"INSTALLER.*twice in one wheel"):
         install_wheels([wheel], tmp_path / "lib")
+
+
+def test_identical_files_are_hard_linked(tmp_path: Path) -> None:
+    from bundler.install import link_identical_files
+
+    lib = tmp_path / "lib"
+    blob = os.urandom(100_000)
+    for rel in ("lib/libx.so", "lib/libx.so.0", "pkg/lib/libx.so.0.1"):
+        (lib / rel).parent.mkdir(parents=True, exist_ok=True)
+        (lib / rel).write_bytes(blob)
+    (lib / "pkg" / "other.so").write_bytes(os.urandom(100_000))
+    (lib / "small.py").write_text("X = 1\n")
+    (lib / "small2.py").write_text("X = 1\n")
+    assert link_identical_files(lib) == 200_000
+    inodes = {
+        (lib / rel).stat().st_ino for rel in ("lib/libx.so", "lib/libx.so.0", "pkg/lib/libx.so.0.1")
+    }
+    assert len(inodes) == 1
+    assert (lib / "pkg" / "lib" / "libx.so.0.1").read_bytes() == blob
+    assert (lib / "pkg" / "other.so").stat().st_nlink == 1
+    assert (lib / "small2.py").stat().st_nlink == 1  # small files are not worth it
+    assert link_identical_files(lib) == 0  # idempotent
+    assert not list(lib.rglob("*.kbundle-link"))

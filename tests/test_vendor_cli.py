@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import REPO, run_cli
+from tests.conftest import REPO, Result, run_cli
 from tests.helpers.index_server import IndexServer
 from tests.helpers.wheels import build_sdist, build_wheel
 
@@ -83,9 +83,8 @@ def index(tmp_path: Path) -> Iterator[IndexServer]:
         yield server
 
 
-def _vendor(
-    index: IndexServer, target: Path, lib: Path, *args: str
-) -> subprocess.CompletedProcess[str] | object:
+def _vendor(index: IndexServer, target: Path, lib: Path, *args: str) -> Result:
+    """``kbundle vendor ARGS`` for ``target`` from the loopback index, lock beside lib."""
     return run_cli(
         "vendor",
         "--target",
@@ -150,19 +149,7 @@ def test_image_without_the_dependency_gets_it_vendored(index: IndexServer, tmp_p
     python = _image_venv(tmp_path, {})
     target = _capture(python, tmp_path / "image.toml")
     lib = tmp_path / "lib"
-    res = run_cli(
-        "vendor",
-        "app",
-        "--target",
-        str(target),
-        "-i",
-        index.index_url(),
-        "-t",
-        str(lib),
-        "--lock",
-        str(tmp_path / "pylock.toml"),
-        "-q",
-    )
+    res = _vendor(index, target, lib, "app", "-q")
     assert res.exit_code == 0, res.stderr
     got = _in_image(python, lib, "import numpy\nprint(json.dumps({'numpy': numpy.SOURCE}))")
     assert got["numpy"] == "lib"
@@ -537,19 +524,7 @@ def test_cuda_libraries_are_vendored_and_preloaded(index: IndexServer, tmp_path:
     python = _image_venv(tmp_path, {})
     target = _capture(python, tmp_path / "image.toml")
     lib = tmp_path / "lib"
-    res = run_cli(
-        "vendor",
-        "gpupkg",
-        "--target",
-        str(target),
-        "-i",
-        index.index_url(),
-        "-t",
-        str(lib),
-        "--lock",
-        str(tmp_path / "pylock.toml"),
-        "-q",
-    )
+    res = _vendor(index, target, lib, "gpupkg", "-q")
     assert res.exit_code == 0, res.stderr
     assert "nvidia/cuda_runtime/lib/libcudart.so.12" in (lib / "kbundle_boot.py").read_text()
     got = _in_image(

@@ -91,9 +91,11 @@ def check(
     if installed is not None:
         t = t.with_installed(installed[0], installed[1])
     if lock_path is None and lib is None:
-        default_lock = default_lock_path(config, load_target(target or config.target))
+        # The target was loaded above; a --manifest changes its packages, not its name.
+        default_lock = default_lock_path(config, t)
         lock_path = default_lock if default_lock.is_file() else None
-        lib = default_lib(config) if default_lib(config).is_dir() else None
+        project_lib = default_lib(config)
+        lib = project_lib if project_lib.is_dir() else None
         if lock_path is None and lib is None:
             raise InputError(
                 "nothing to check: give --lock FILE and/or --lib DIR",

@@ -127,11 +127,8 @@ def human_size(size: int | None) -> str:
 
 
 def vendor_bytes(lock: Lock) -> int:
-    total = 0
-    for p in lock.vendored:
-        artifact = p.wheel or p.sdist
-        total += artifact.size or 0 if artifact else 0
-    return total
+    """Bytes of the files the lock downloads (wheels, and sdists to build)."""
+    return sum((artifact.size or 0) for p in lock.vendored if (artifact := p.wheel or p.sdist))
 
 
 def report_table(outcome: LockOutcome, path: Path) -> None:

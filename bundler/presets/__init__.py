@@ -12,6 +12,7 @@ from importlib import resources
 from pathlib import Path
 
 from bundler.errors import InputError
+from bundler.manifest import load_manifest
 from bundler.target import Target
 from bundler.target_file import load_target_file, parse_target_toml
 from bundler.toml_table import Table, parse_toml
@@ -69,7 +70,5 @@ def load_target(spec: str | None, manifest: Path | None = None) -> Target:
     looks_like_path = "/" in spec or path.suffix in (".toml", ".json")
     target = load_target_file(path) if looks_like_path or path.is_file() else load_preset(spec)
     if manifest is not None:
-        from bundler.manifest import load_manifest
-
         target = target.with_installed(load_manifest(manifest), str(manifest))
     return target

@@ -27,6 +27,7 @@ KNOWN_KEYS = frozenset(
         "index-pins",
         "build",
         "cuda-index",
+        "offline-env",
     }
 )
 
@@ -53,6 +54,8 @@ class Config:
     index_pins: dict[str, str] = field(default_factory=dict)
     build: tuple[str, ...] = ()
     cuda_index: tuple[str, ...] = ()
+    #: kbundle_boot sets the libraries' offline switches (bundler/offline_env.py).
+    offline_env: bool = True
 
 
 def find_pyproject(start: Path) -> Path | None:
@@ -95,6 +98,7 @@ def load_config(pyproject: Path | None) -> Config:
         index_pins={str(canonicalize_name(k)): v for k, v in pins.items()},
         build=tuple(_names(table.get_str_list("build"))),
         cuda_index=tuple(_names(table.get_str_list("cuda-index"))),
+        offline_env=table.get_bool("offline-env", default=True),
     )
 
 

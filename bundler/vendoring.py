@@ -30,6 +30,7 @@ from bundler.install import InstalledWheel, install_wheels, link_identical_files
 from bundler.libswap import recover, staging_dir, swap_into_place
 from bundler.lock_model import Artifact, Lock, LockedPackage
 from bundler.locking import LockRequest, run_lock
+from bundler.offline_env import offline_env
 from bundler.recipes import Host, Recipe, choose_recipe, detect_host
 from bundler.requirements_file import parse_requirement_arg
 from bundler.simple_api import Link, make_link
@@ -53,6 +54,8 @@ class VendorRequest:
     cpu_only: bool = False
     offline: bool = False
     jobs: int | None = None
+    #: Write the offline switches of the locked libraries into kbundle_boot.
+    offline_env: bool = True
 
 
 @dataclass(frozen=True)
@@ -281,7 +284,9 @@ def run_vendor(request: VendorRequest, progress: ProgressFactory | None = None) 
                     if w.name in shadowed
                 },
                 cuda_libraries=cuda_load_order(staging),
-                env={},
+                env=offline_env(p.name for p in request.lock.packages)
+                if request.offline_env
+                else {},
                 fingerprint=request.target.fingerprint,
                 kbundle_version=__version__,
             )

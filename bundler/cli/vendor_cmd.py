@@ -143,6 +143,7 @@ def vendor(
                 cpu_only=cpu_only,
                 offline=inputs.offline,
                 jobs=jobs,
+                offline_env=config.offline_env,
             ),
             progress,
         )

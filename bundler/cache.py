@@ -31,6 +31,23 @@ log = logging.getLogger(__name__)
 
 _READ_CHUNK = 1 << 20
 
+
+def _read_umask() -> int:
+    # The umask can only be read by setting it; done once, at import, before
+    # any thread exists that could create a file in between the two calls.
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+_UMASK = _read_umask()
+
+
+def new_file_mode() -> int:
+    """The mode ``open()`` gives a new file under this process's umask (0644 for 022)."""
+    return 0o666 & ~_UMASK
+
+
 if sys.platform == "win32":  # pragma: no cover - kbundle targets Linux
 
     def _lock(fd: int, *, blocking: bool) -> bool:
@@ -77,6 +94,9 @@ def atomic_writer(path: Path) -> Iterator[IO[bytes]]:
     fd, tmp_name = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix=".part")
     tmp = Path(tmp_name)
     try:
+        # mkstemp creates 0600; the file must get the mode open() would give
+        # it (a lock, a lib's kbundle_boot.py read by another user's harness).
+        os.fchmod(fd, new_file_mode())
         with os.fdopen(fd, "wb") as handle:
             yield handle
         tmp.replace(path)

@@ -221,6 +221,7 @@ def _manifest(
         "target": request.target.name,
         "fingerprint": request.target.fingerprint,
         "lock_fingerprint": request.lock.target_fingerprint,
+        "requirements": list(request.lock.requirements),
         "packages": [
             {
                 "name": w.name,

@@ -98,7 +98,7 @@ def run_wheelhouse(
 def _add(wheel: Path, staging: Path, sources: dict[str, str]) -> WheelhouseWheel:
     name, version, _build, _tags = parse_wheel_filename(wheel.name)
     target = staging / wheel.name
-    shutil.copyfile(wheel, target)  # the cache's copy is read-only: no mode is carried
+    shutil.copyfile(wheel, target)
     digest = hashlib.sha256()
     with target.open("rb") as handle:
         while chunk := handle.read(1 << 20):

@@ -10,16 +10,20 @@ sub-folders. The activation snippet then finds ``/kaggle/input/<slug>/lib``.
 
 Kaggle's limits, checked before anything is written:
 
-* ``dataset-metadata.json`` (Kaggle's "Dataset Metadata" page of the
-  kaggle-api docs, and the checks ``KaggleApi.dataset_create_new`` runs):
-  ``id`` is ``owner/slug`` with a slug of 6 to 50 characters, ``title`` 6 to
-  50 characters, exactly one ``licenses`` entry.
-* At most 1000 files per dataset version (the API refuses more with "The file
-  count exceeds the maximum of 1000"). With ``--dir-mode zip`` each top-level
-  folder is uploaded as one archive, so the entries at the top count.
-* 100 GB per dataset (Kaggle's datasets documentation, technical
-  specifications; private datasets also count against the account's quota).
-  The uncompressed size is compared, an upper bound of what is uploaded.
+* ``dataset-metadata.json``: the kaggle-api docs (``docs/datasets_metadata.md``,
+  "Dataset Metadata") and the checks ``KaggleApi.dataset_create_new`` runs
+  before uploading: ``id`` is ``owner/slug`` with a slug of 6 to 50
+  characters (the docs say 3, the CLI refuses fewer than 6), ``title`` 6 to 50
+  characters, exactly one ``licenses`` entry.
+* At most 1000 files per dataset version: the API refuses more with
+  "Dataset version creation error: The file count exceeds the maximum of
+  1000" (quoted in whirlwide/candlestick_retriever#15). With ``--dir-mode
+  zip`` each top-level folder is uploaded as one archive, so the entries at
+  the top are what counts.
+* 100 GB per dataset, the figure of Kaggle's datasets documentation
+  (technical specifications); private datasets also share the account's
+  private quota ("over 100 GB", Developing Kaggle Notebooks, ch. 1). The
+  uncompressed size is compared: an upper bound of what is uploaded.
 """
 
 from __future__ import annotations

@@ -275,3 +275,24 @@ def test_notebook_competition_run(index: IndexServer, tmp_path: Path) -> None:
     used = _offline_run([str(fresh), "-c", probe], cwd=working)
     assert used.returncode == 0, used.stderr
     assert json.loads(used.stdout) == [42, "image"]
+
+
+def test_wheelhouse_never_replaces_a_foreign_folder(index: IndexServer, tmp_path: Path) -> None:
+    target = _capture(_image_venv(tmp_path, {}), tmp_path / "image.toml")
+    folder = tmp_path / "wheels"
+    folder.mkdir()
+    (folder / "notes.txt").write_text("mine")
+    args = ("vendor", "helper", "--target", str(target), "-i", index.index_url())
+    res = run_cli(*args, "--wheelhouse", str(folder), cwd=tmp_path)
+    assert res.exit_code == 2, res.stderr
+    assert "not a wheelhouse kbundle wrote" in res.stderr
+    assert [p.name for p in folder.iterdir()] == ["notes.txt"]
+    # A wheelhouse kbundle wrote is replaced, atomically, by the next one.
+    fresh = tmp_path / "fresh"
+    assert run_cli(*args, "--wheelhouse", str(fresh), "-q", cwd=tmp_path).exit_code == 0
+    again = run_cli(*args, "--wheelhouse", str(fresh), "-q", cwd=tmp_path)
+    assert again.exit_code == 0, again.stderr
+    assert sorted(p.name for p in fresh.iterdir()) == [
+        "helper-2.0-py3-none-any.whl",
+        "requirements.txt",
+    ]

@@ -33,7 +33,14 @@ from bundler.libswap import recover, staging_dir, swap_into_place
 from bundler.lock_model import Lock
 from bundler.vendoring import ProgressFactory, VendorRequest, fetch_and_build
 
-__all__ = ["REQUIREMENTS", "WheelhouseOutcome", "WheelhouseWheel", "run_wheelhouse"]
+__all__ = [
+    "REQUIREMENTS",
+    "WheelhouseOutcome",
+    "WheelhouseWheel",
+    "check_dest",
+    "install_command",
+    "run_wheelhouse",
+]
 
 REQUIREMENTS = "requirements.txt"
 _MARK = "# kbundle wheelhouse"
@@ -70,7 +77,7 @@ def run_wheelhouse(
     """Write the wheelhouse of ``request.lock`` into ``dest`` (see the module docstring)."""
     started = time.perf_counter()
     notes = recover(dest)
-    _check_dest(dest)
+    check_dest(dest)
     warnings: list[str] = []
     with tempfile.TemporaryDirectory(prefix="kbundle-fetch-", dir=cache_dir()) as tmp:
         wheels, built, sources = fetch_and_build(request, Path(tmp), progress, warnings, notes)
@@ -140,7 +147,8 @@ def render_requirements(wheels: Sequence[WheelhouseWheel], lock: Lock, command: 
     return "\n".join(lines) + "\n"
 
 
-def _check_dest(dest: Path) -> None:
+def check_dest(dest: Path) -> None:
+    """Refuse a ``dest`` that exists and is neither empty nor a wheelhouse kbundle wrote."""
     if not dest.exists():
         return
     if not dest.is_dir():

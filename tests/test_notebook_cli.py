@@ -287,6 +287,7 @@ def test_wheelhouse_never_replaces_a_foreign_folder(index: IndexServer, tmp_path
     assert res.exit_code == 2, res.stderr
     assert "not a wheelhouse kbundle wrote" in res.stderr
     assert [p.name for p in folder.iterdir()] == ["notes.txt"]
+    assert not (tmp_path / "lockfiles").exists()  # refused before locking
     # A wheelhouse kbundle wrote is replaced, atomically, by the next one.
     fresh = tmp_path / "fresh"
     assert run_cli(*args, "--wheelhouse", str(fresh), "-q", cwd=tmp_path).exit_code == 0

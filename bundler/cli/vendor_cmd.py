@@ -29,6 +29,7 @@ from bundler.locking import run_lock
 from bundler.presets import load_target
 from bundler.vendoring import VendorOutcome, VendorRequest, check_lock_matches_target, run_vendor
 from bundler.wheelhouse import REQUIREMENTS, WheelhouseOutcome, run_wheelhouse
+from bundler.wheelhouse import check_dest as check_wheelhouse
 
 
 def default_lib(config: Config) -> Path:
@@ -176,6 +177,8 @@ def vendor(
             "-t writes a lib and --wheelhouse a folder of wheels: give one of them",
             source="--wheelhouse",
         )
+    if wheelhouse is not None:
+        check_wheelhouse(wheelhouse)  # before a lock is written for nothing
     t = load_target(inputs.target or config.target, inputs.manifest or config.manifest)
     path = lock_path or default_lock_path(config, t)
     # Lock first when there is no lock yet or new requirements are given

@@ -33,8 +33,15 @@ _READ_CHUNK = 1 << 20
 
 
 def _read_umask() -> int:
-    # The umask can only be read by setting it; done once, at import, before
-    # any thread exists that could create a file in between the two calls.
+    # Linux reports it in /proc (4.7+). Elsewhere it can only be read by
+    # setting it, which is done once, at import, so that no other thread is
+    # likely to create a file between the two calls.
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("Umask:"):
+                return int(line.split()[1], 8)
+    except (OSError, ValueError, IndexError):
+        pass
     mask = os.umask(0o022)
     os.umask(mask)
     return mask

@@ -90,7 +90,7 @@ def pack(
     """Archive ``source`` (which must hold ``main.py``) plus ``extra`` into ``output``."""
     if not (source / "main.py").is_file():
         raise InputError(
-            f"{source} has no main.py at its root",
+            "has no main.py at its root",
             source=str(source),
             hint="Kaggle runs main.py from the root of the archive: pack the folder that holds "
             "it (and lib/).",

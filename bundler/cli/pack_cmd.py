@@ -85,6 +85,12 @@ def pack_command(
         if value is not None:
             raise InputError(f"{name} is only used with --dataset", source=name)
     folder = source if source is not None else default_source(Path.cwd())
+    if source is None and not folder.is_dir():
+        raise InputError(
+            "nothing to pack: the current folder has no main.py and there is no ./submission",
+            source="kbundle pack",
+            hint="Run it in the folder that holds main.py, or give that folder: kbundle pack DIR.",
+        )
     result = pack(folder, output or Path("submission.tar.gz"), extra)
     if not quiet:
         click.echo(

@@ -8,7 +8,8 @@ it, or calling :func:`activate`, which is idempotent:
 1. refuses (``ShadowedImportError``) when a module this lib replaces was
    already imported from the image (``KBUNDLE_SHADOW=warn``: a warning);
 2. moves this folder to ``sys.path[0]``, exactly once;
-3. sets the bundle's environment variables that are not already set;
+3. sets the bundle's environment variables that are not already set (the
+   locked libraries' offline switches, such as ``HF_HUB_OFFLINE=1``);
 4. processes the ``.pth`` files in this folder as ``site`` does, keeping
    the folder (and what they add) ahead of the image's site-packages;
 5. preloads the vendored CUDA libraries with RTLD_GLOBAL.

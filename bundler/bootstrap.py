@@ -25,22 +25,34 @@ __all__ = ["SNIPPET", "BootInfo", "Shadowed", "render_bootstrap"]
 _BEGIN = "# --- kbundle:data (render_bootstrap replaces this block) ---\n"
 _END = "# --- end kbundle:data ---\n"
 
-# Candidates, first match wins: KBUNDLE_LIB (an explicit override, e.g. for a
-# local harness that exec()s main.py from elsewhere), the lib/ beside main.py
-# when __file__ is known, Kaggle's two unpack locations, then ./lib. The
-# harness exec()s main.py, so __file__ may be missing or even be the
-# harness's own: a candidate counts only if it holds kbundle_boot.py. The
-# snippet defines no function: Kaggle takes the LAST callable in main.py as
-# the agent.
+# Candidates, nearest first, first match wins: KBUNDLE_LIB (an explicit
+# override, e.g. for a local harness that exec()s main.py from elsewhere), the
+# lib/ beside main.py when __file__ is known, Kaggle's two unpack locations,
+# ./lib, then a lib shipped as a dataset: <input>/<name>/lib, then
+# <input>/<name>/<version>/lib, where <input> is KBUNDLE_INPUT, else
+# /kaggle/input (where a notebook's datasets are mounted). The harness exec()s
+# main.py, so __file__ may be missing or even be the harness's own: a
+# candidate counts only if it holds kbundle_boot.py; when several distinct
+# libs do, the one used is named on stderr. os.scandir and its d_type spare a
+# stat per file of a big dataset, and nothing is imported (glob would cost
+# ~10 ms of `re`). The snippet defines no function: Kaggle takes the LAST
+# callable in main.py as the agent.
 SNIPPET = """\
 import os, sys  # noqa: E401  (kbundle: find lib/ and activate it; keep these lines first)
 _kb = [os.environ.get("KBUNDLE_LIB", ""), "/kaggle_simulations/agent/lib",
        "/kaggle/working/submission/lib", os.path.abspath("lib")]
 if "__file__" in globals():  # Kaggle's harness exec()s main.py: no __file__ there
     _kb.insert(1, os.path.join(os.path.dirname(os.path.abspath(__file__)), "lib"))
+_kb_in = os.environ.get("KBUNDLE_INPUT", "/kaggle/input")  # datasets: <name>/lib, <name>/*/lib
+_kb_ds = sorted(e.path for e in os.scandir(_kb_in) if e.is_dir()) if os.path.isdir(_kb_in) else []
+_kb_vs = sorted(e.path for d in _kb_ds for e in os.scandir(d) if e.is_dir())  # version folders
+_kb += [os.path.join(d, "lib") for d in _kb_ds + _kb_vs]
 _kb_lib = [p for p in _kb if p and os.path.isfile(os.path.join(p, "kbundle_boot.py"))]
 if not _kb_lib:
     raise ImportError(f"kbundle: kbundle_boot.py is in none of {_kb}; set KBUNDLE_LIB")
+_kb_also = set(map(os.path.realpath, _kb_lib)) - {os.path.realpath(_kb_lib[0])}
+if _kb_also:  # several libs: say which one is used
+    print(f"kbundle: using {_kb_lib[0]}; also found {', '.join(sorted(_kb_also))}", file=sys.stderr)
 sys.path.insert(0, _kb_lib[0])
 import kbundle_boot  # noqa: E402,F401
 """

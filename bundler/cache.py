@@ -31,6 +31,30 @@ log = logging.getLogger(__name__)
 
 _READ_CHUNK = 1 << 20
 
+
+def _read_umask() -> int:
+    # Linux reports it in /proc (4.7+). Elsewhere it can only be read by
+    # setting it, which is done once, at import, so that no other thread is
+    # likely to create a file between the two calls.
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("Umask:"):
+                return int(line.split()[1], 8)
+    except (OSError, ValueError, IndexError):
+        pass
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+_UMASK = _read_umask()
+
+
+def new_file_mode() -> int:
+    """The mode ``open()`` gives a new file under this process's umask (0644 for 022)."""
+    return 0o666 & ~_UMASK
+
+
 if sys.platform == "win32":  # pragma: no cover - kbundle targets Linux
 
     def _lock(fd: int, *, blocking: bool) -> bool:
@@ -77,6 +101,9 @@ def atomic_writer(path: Path) -> Iterator[IO[bytes]]:
     fd, tmp_name = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix=".part")
     tmp = Path(tmp_name)
     try:
+        # mkstemp creates 0600; the file must get the mode open() would give
+        # it (a lock, a lib's kbundle_boot.py read by another user's harness).
+        os.fchmod(fd, new_file_mode())
         with os.fdopen(fd, "wb") as handle:
             yield handle
         tmp.replace(path)

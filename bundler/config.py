@@ -6,6 +6,7 @@ Command-line options override it; relative paths in it are relative to the
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -27,6 +28,7 @@ KNOWN_KEYS = frozenset(
         "index-pins",
         "build",
         "cuda-index",
+        "offline-env",
     }
 )
 
@@ -53,6 +55,8 @@ class Config:
     index_pins: dict[str, str] = field(default_factory=dict)
     build: tuple[str, ...] = ()
     cuda_index: tuple[str, ...] = ()
+    #: kbundle_boot sets the libraries' offline switches (bundler/offline_env.py).
+    offline_env: bool = True
 
 
 def find_pyproject(start: Path) -> Path | None:
@@ -78,7 +82,7 @@ def load_config(pyproject: Path | None) -> Config:
 
     def path(key: str) -> Path | None:
         value = table.get_str(key)
-        return base / value if value else None
+        return _join(base, value) if value else None
 
     pins = table.get_str_map("index-pins")
     return Config(
@@ -86,7 +90,7 @@ def load_config(pyproject: Path | None) -> Config:
         target=_target_spec(table.get_str("target"), base),
         manifest=path("manifest"),
         requirements=tuple(table.get_str_list("requirements")),
-        requirements_files=tuple(base / p for p in table.get_str_list("requirements-files")),
+        requirements_files=tuple(_join(base, p) for p in table.get_str_list("requirements-files")),
         lock=path("lock"),
         lib=path("lib"),
         index_url=table.get_str("index-url"),
@@ -95,18 +99,25 @@ def load_config(pyproject: Path | None) -> Config:
         index_pins={str(canonicalize_name(k)): v for k, v in pins.items()},
         build=tuple(_names(table.get_str_list("build"))),
         cuda_index=tuple(_names(table.get_str_list("cuda-index"))),
+        offline_env=table.get_bool("offline-env", default=True),
     )
 
 
 def _target_spec(value: str | None, base: Path) -> str | None:
     # A target may be a preset name or a file; only a file path is relative.
     if value and ("/" in value or value.endswith((".toml", ".json"))):
-        return str(base / value)
+        return str(_join(base, value))
     return value
 
 
 def _local_or_url(value: str, base: Path) -> str:
-    return value if "://" in value else str(base / value)
+    return value if "://" in value else str(_join(base, value))
+
+
+def _join(base: Path, value: str) -> Path:
+    # Lexically normalised: `lock = "../../lockfiles/x.toml"` is shown and
+    # used as lockfiles/x.toml, not examples/llama_agent/../../lockfiles/x.toml.
+    return Path(os.path.normpath(base / value))
 
 
 def _names(values: list[str]) -> list[str]:

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
 
+from bundler.cache import new_file_mode
 from bundler.errors import InputError, KbundleError
 
 #: Kaggle's upload limit for a submission file.
@@ -89,7 +90,7 @@ def pack(
     """Archive ``source`` (which must hold ``main.py``) plus ``extra`` into ``output``."""
     if not (source / "main.py").is_file():
         raise InputError(
-            f"{source} has no main.py at its root",
+            "has no main.py at its root",
             source=str(source),
             hint="Kaggle runs main.py from the root of the archive: pack the folder that holds "
             "it (and lib/).",
@@ -106,6 +107,7 @@ def pack(
         )
     output.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp_name = tempfile.mkstemp(prefix=f".{output.name}.", dir=output.parent)
+    os.fchmod(fd, new_file_mode())  # not mkstemp's 0600: the archive is for others too
     tmp = Path(tmp_name)
     input_bytes = 0
     try:

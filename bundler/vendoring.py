@@ -30,6 +30,7 @@ from bundler.install import InstalledWheel, install_wheels, link_identical_files
 from bundler.libswap import recover, staging_dir, swap_into_place
 from bundler.lock_model import Artifact, Lock, LockedPackage
 from bundler.locking import LockRequest, run_lock
+from bundler.offline_env import offline_env
 from bundler.recipes import Host, Recipe, choose_recipe, detect_host
 from bundler.requirements_file import parse_requirement_arg
 from bundler.simple_api import Link, make_link
@@ -53,6 +54,8 @@ class VendorRequest:
     cpu_only: bool = False
     offline: bool = False
     jobs: int | None = None
+    #: Write the offline switches of the locked libraries into kbundle_boot.
+    offline_env: bool = True
 
 
 @dataclass(frozen=True)
@@ -218,6 +221,7 @@ def _manifest(
         "target": request.target.name,
         "fingerprint": request.target.fingerprint,
         "lock_fingerprint": request.lock.target_fingerprint,
+        "requirements": list(request.lock.requirements),
         "packages": [
             {
                 "name": w.name,
@@ -234,38 +238,52 @@ def _manifest(
     return (json.dumps(doc, indent=2, sort_keys=True) + "\n").encode()
 
 
+def fetch_and_build(
+    request: VendorRequest,
+    downloads: Path,
+    progress: ProgressFactory | None,
+    warnings: list[str],
+    notes: list[str],
+) -> tuple[list[Path], list[Path], dict[str, str]]:
+    """Download the lock's vendored files into ``downloads`` and build its sdists.
+
+    Returns the downloaded wheels (with the CUDA runtime a build needs), the
+    built wheels, and each distribution's source (``vendor``/``build``) by
+    canonical name; ``warnings`` and ``notes`` get what the user should read.
+    """
+    finder = Finder(request.index, HttpClient(offline=request.offline))
+    packages = list(request.lock.vendored)
+    links = {p: _link(p.wheel or p.sdist) for p in packages if p.wheel or p.sdist}  # type: ignore[arg-type]
+    paths = finder.download_all(list(links.values()), downloads, progress_factory=progress)
+    wheels = [paths[links[p]] for p in packages if p.source == "vendor"]
+    sdists = {p: paths[links[p]] for p in packages if p.source == "build"}
+    built, extra_reqs = _build_all(request, sdists, warnings, notes)
+    sources: dict[str, str] = {str(canonicalize_name(p.name)): p.source for p in packages}
+    if extra_reqs:
+        extra = [
+            p for p in _lock_extra(request, extra_reqs) if canonicalize_name(p.name) not in sources
+        ]
+        extra_links = {p: _link(p.wheel) for p in extra if p.wheel}
+        extra_paths = finder.download_all(
+            list(extra_links.values()), downloads, progress_factory=progress
+        )
+        wheels += [extra_paths[extra_links[p]] for p in extra]
+        notes.append(
+            "vendored the CUDA runtime the build needs: "
+            + ", ".join(f"{p.name} {p.version}" for p in extra)
+        )
+        sources.update({str(canonicalize_name(p.name)): "vendor" for p in extra})
+    return wheels, built, sources
+
+
 def run_vendor(request: VendorRequest, progress: ProgressFactory | None = None) -> VendorOutcome:
     """Vendor ``request.lock`` into ``request.lib`` (see the module docstring)."""
     started = time.perf_counter()
     notes = recover(request.lib)
     warnings: list[str] = []
-    client = HttpClient(offline=request.offline)
-    finder = Finder(request.index, client)
     packages = list(request.lock.vendored)
     with tempfile.TemporaryDirectory(prefix="kbundle-fetch-", dir=cache_dir()) as tmp:
-        downloads = Path(tmp)
-        links = {p: _link(p.wheel or p.sdist) for p in packages if p.wheel or p.sdist}  # type: ignore[arg-type]
-        paths = finder.download_all(list(links.values()), downloads, progress_factory=progress)
-        wheels = [paths[links[p]] for p in packages if p.source == "vendor"]
-        sdists = {p: paths[links[p]] for p in packages if p.source == "build"}
-        built, extra_reqs = _build_all(request, sdists, warnings, notes)
-        sources: dict[str, str] = {str(canonicalize_name(p.name)): p.source for p in packages}
-        if extra_reqs:
-            extra = [
-                p
-                for p in _lock_extra(request, extra_reqs)
-                if canonicalize_name(p.name) not in sources
-            ]
-            extra_links = {p: _link(p.wheel) for p in extra if p.wheel}
-            extra_paths = finder.download_all(
-                list(extra_links.values()), downloads, progress_factory=progress
-            )
-            wheels += [extra_paths[extra_links[p]] for p in extra]
-            notes.append(
-                "vendored the CUDA runtime the build needs: "
-                + ", ".join(f"{p.name} {p.version}" for p in extra)
-            )
-            sources.update({str(canonicalize_name(p.name)): "vendor" for p in extra})
+        wheels, built, sources = fetch_and_build(request, Path(tmp), progress, warnings, notes)
         staging = staging_dir(request.lib)
         try:
             installed = install_wheels([*wheels, *built], staging)
@@ -281,7 +299,9 @@ def run_vendor(request: VendorRequest, progress: ProgressFactory | None = None) 
                     if w.name in shadowed
                 },
                 cuda_libraries=cuda_load_order(staging),
-                env={},
+                env=offline_env(p.name for p in request.lock.packages)
+                if request.offline_env
+                else {},
                 fingerprint=request.target.fingerprint,
                 kbundle_version=__version__,
             )

@@ -463,6 +463,58 @@ def test_snippet_exec_uses_kbundle_lib_then_cwd(tmp_path: Path, image_python: Pa
     assert "kbundle_boot.py is in none of" in nowhere.stderr and "KBUNDLE_LIB" in nowhere.stderr
 
 
+def test_snippet_finds_a_lib_shipped_as_a_dataset(tmp_path: Path, image_python: Path) -> None:
+    # A notebook's attached datasets: <input>/<name>/lib, or a version folder
+    # <input>/<name>/<version>/lib. KBUNDLE_INPUT plays /kaggle/input.
+    inputs = tmp_path / "input"
+    (inputs / "unrelated-data").mkdir(parents=True)
+    (inputs / "unrelated-data" / "train.csv").write_text("a,b\n")
+    versioned = _make_lib(inputs / "agent-libs" / "2")
+    notebook = tmp_path / "notebook"
+    notebook.mkdir()
+    (notebook / "main.py").write_text(SNIPPET + "import imgpkg\nVERSION = imgpkg.VERSION\n")
+    harness = HARNESS.format(main=str(notebook / "main.py"))
+
+    only_versioned = _run(image_python, harness, cwd=notebook, KBUNDLE_INPUT=str(inputs))
+    assert _json(only_versioned) == {
+        "version": "vendored",
+        "lib": str(versioned),
+        "has_file": False,
+        "callables": [],
+    }
+    assert "also found" not in only_versioned.stderr
+
+    # A dataset's own lib/ is nearer than a version folder's: it wins, and
+    # the snippet says which one it took.
+    nearer = _make_lib(inputs / "zz-libs")
+    both = _run(image_python, harness, cwd=notebook, KBUNDLE_INPUT=str(inputs))
+    assert _json(both)["lib"] == str(nearer)
+    assert f"kbundle: using {nearer}; also found {versioned}" in both.stderr
+
+
+def test_snippet_prefers_the_lib_beside_main_py_over_a_dataset(
+    tmp_path: Path, image_python: Path
+) -> None:
+    inputs = tmp_path / "input"
+    dataset_lib = _make_lib(inputs / "libs")
+    submission = tmp_path / "submission"
+    lib = _make_lib(submission)
+    (submission / "main.py").write_text(
+        SNIPPET + "import imgpkg\nprint(imgpkg.VERSION, kbundle_boot.LIB)\n"
+    )
+    result = subprocess.run(
+        [str(image_python), str(submission / "main.py")],
+        cwd=submission,  # ./lib is the same folder: not reported as another lib
+        capture_output=True,
+        text=True,
+        env=_clean_env(KBUNDLE_INPUT=str(inputs)),
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == ["vendored", str(lib)]
+    assert result.stderr.strip() == f"kbundle: using {lib}; also found {dataset_lib}"
+
+
 def test_activation_is_fast(tmp_path: Path, image_python: Path) -> None:
     lib = _make_lib(tmp_path, BootInfo("fp", shadowed=SHADOWED, env={"KB_X": "{lib}"}))
     (lib / "extra_dir").mkdir()

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from bundler.check.drift import check_drift
 from bundler.check.environment import check_environment
@@ -34,8 +35,32 @@ class CheckInputs:
     manifest_source: str | None = None
 
 
-def _lock_vs_lib(lock: Lock, lock_file: str, lib_dists: dict[str, str], lib: Path) -> list[Finding]:
+def _lock_vs_lib(
+    lock: Lock,
+    lock_file: str,
+    lib_dists: dict[str, str],
+    lib: Path,
+    record: dict[str, Any] | None = None,
+) -> list[Finding]:
     findings = []
+    vendored_for = (record or {}).get("requirements")
+    if isinstance(vendored_for, list) and sorted(map(str, vendored_for)) != sorted(
+        lock.requirements
+    ):
+        findings.append(
+            Finding(
+                "error",
+                "lib-stale",
+                None,
+                str(lib),
+                "the lib was vendored for "
+                + (", ".join(sorted(map(str, vendored_for))) or "no requirements")
+                + f", but {lock_file} is locked for "
+                + (", ".join(sorted(lock.requirements)) or "no requirements"),
+                f"Run `kbundle vendor --lock {lock_file} -t {lib}` again, or check the lib "
+                "against the lock it came from (--lock).",
+            )
+        )
     for package in lock.vendored:
         have = lib_dists.get(package.name)
         if have == package.version:
@@ -81,5 +106,5 @@ def run_checks(inputs: CheckInputs) -> list[Finding]:
         findings += check_native(inputs.lib, target)
         if lock is not None:
             versions = {n: d.version for n, d in contents.dists.items()}
-            findings += _lock_vs_lib(lock, lock_file, versions, inputs.lib)
+            findings += _lock_vs_lib(lock, lock_file, versions, inputs.lib, contents.record)
     return sort_findings(findings)

@@ -10,6 +10,7 @@ kernels must include code for the target's GPUs.
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import dataclass
 from pathlib import Path
 
 from bundler.check.findings import Finding
@@ -19,6 +20,7 @@ from bundler.elf import (
     CUDA_DRIVER_SONAMES,
     ElfInfo,
     cuda_major_of_soname,
+    cuda_soname_major,
     iter_elf_files,
     read_elf,
 )
@@ -219,3 +221,54 @@ def _gpu_archs(info: ElfInfo, where: str, target: Target) -> Iterable[Finding]:
             f"has GPU code for {have} only; the target's GPU (compute {arch}) can run none of it",
             f"Build with CMAKE_CUDA_ARCHITECTURES including {major}{minor}.",
         )
+
+
+@dataclass(frozen=True)
+class CudaLibrary:
+    """A CUDA library the lib ships or needs, and where the target gets it.
+
+    ``where`` is ``lib`` (``path`` relative to the lib), ``image`` (its
+    loader cache has the soname), ``driver`` (``libcuda.so.1`` and
+    ``libnvidia-ml.so.1`` come with the GPU driver) or ``missing``.
+    ``needed_by`` are the lib's files that NEED it (relative paths).
+    """
+
+    soname: str
+    where: str
+    path: str | None
+    needed_by: tuple[str, ...]
+
+
+def cuda_libraries(lib: Path, target: Target) -> list[CudaLibrary]:
+    """Every CUDA library of ``lib``'s loaded variants and where it is found, by soname."""
+    infos = [info for path in iter_elf_files(lib) if (info := read_elf(path)) is not None]
+    wanted = loaded_cuda_variant(_torch_version(lib, target), target.cuda)
+    shipped: dict[str, str] = {}
+    needed: dict[str, list[str]] = {}
+    for info in infos:
+        rel = str(Path(info.path).relative_to(lib))
+        for name in (Path(info.path).name, info.soname):
+            if name and _is_cuda(name):
+                shipped.setdefault(name, rel)
+        backend = backend_of_library(Path(info.path).name)
+        if backend is not None and not _is_loaded_variant(backend, wanted, target):
+            continue  # another backend's build: its needs never matter on this target
+        for soname in info.needed:
+            if _is_cuda(soname):
+                needed.setdefault(soname, []).append(rel)
+    found = []
+    for soname in sorted(set(shipped) | set(needed)):
+        if soname in shipped:
+            where, path = "lib", shipped[soname]
+        elif soname in CUDA_DRIVER_SONAMES:
+            where, path = ("driver" if target.cuda is not None else "missing"), None
+        elif soname in target.provided_libraries:
+            where, path = "image", None
+        else:
+            where, path = "missing", None
+        found.append(CudaLibrary(soname, where, path, tuple(sorted(needed.get(soname, ())))))
+    return found
+
+
+def _is_cuda(soname: str) -> bool:
+    return cuda_soname_major(soname) is not None or soname in CUDA_DRIVER_SONAMES

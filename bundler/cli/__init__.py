@@ -8,6 +8,7 @@ traceback unless ``KBUNDLE_DEBUG=1`` asks for one.
 
 from __future__ import annotations
 
+import difflib
 import importlib
 import logging
 import os
@@ -57,6 +58,18 @@ class _Group(click.Group):
         module, _, attribute = spec.partition(":")
         command: click.Command = getattr(importlib.import_module(module), attribute)
         return command
+
+    def resolve_command(
+        self, ctx: click.Context, args: list[str]
+    ) -> tuple[str | None, click.Command | None, list[str]]:
+        # click says only "No such command"; a near miss (`kbundle chek`) gets
+        # the command meant, the way click suggests a misspelt option.
+        name = click.utils.make_str(args[0]) if args else ""
+        if args and name not in _COMMANDS and not name.startswith("-"):
+            close = difflib.get_close_matches(name, list(_COMMANDS), n=1)
+            if close:
+                ctx.fail(f"No such command {name!r}. Did you mean {close[0]!r}?")
+        return super().resolve_command(ctx, args)
 
     def invoke(self, ctx: click.Context) -> Any:
         try:

@@ -10,7 +10,9 @@ import click
 from rich.console import Console
 
 from bundler.check import CheckInputs, exit_code, run_checks
+from bundler.check.native import cuda_libraries
 from bundler.cli.lock_cmd import default_lock_path
+from bundler.cli.output import plural, report_console, show_path
 from bundler.cli.settings import settings, verbosity_options
 from bundler.cli.vendor_cmd import default_lib
 from bundler.errors import InputError
@@ -18,6 +20,7 @@ from bundler.http import HttpClient
 from bundler.lockfile import read_lock
 from bundler.manifest import Manifest, load_manifest, parse_manifest
 from bundler.presets import load_target
+from bundler.target import Target
 
 
 def _manifest(spec: str) -> tuple[Manifest, str]:
@@ -34,6 +37,24 @@ def _manifest(spec: str) -> tuple[Manifest, str]:
     return load_manifest(path), str(path)
 
 
+def _print_cuda_libraries(console: Console, lib: Path, target: Target) -> None:
+    """``-v``: each CUDA library the lib ships or needs, and where the target has it."""
+    found = cuda_libraries(lib, target)
+    if not found:
+        console.print(f"cuda: no CUDA library in or needed by {show_path(lib)}", highlight=False)
+    places = {"lib": "in the lib", "image": "from the image", "driver": "from the GPU driver"}
+    for item in found:
+        where = places.get(item.where, "MISSING")
+        if item.path is not None:
+            where += f" at {item.path}"
+        users = ""
+        if item.needed_by:
+            shown = ", ".join(item.needed_by[:3])
+            more = len(item.needed_by) - 3
+            users = f"; needed by {shown}" + (f" and {more} more" if more > 0 else "")
+        console.print(f"cuda: {item.soname}: {where}{users}", highlight=False, markup=False)
+
+
 @click.command("check")
 @verbosity_options
 @click.option(
@@ -46,7 +67,8 @@ def _manifest(spec: str) -> tuple[Manifest, str]:
     "--lib",
     "lib",
     type=click.Path(path_type=Path, file_okay=False),
-    help="The vendored lib folder to check (default: [tool.kbundle] lib when it exists).",
+    help="The vendored lib folder to check (default: [tool.kbundle] lib when it exists); "
+    "given alone, it is compared with the project's lock when there is one.",
 )
 @click.option(
     "--target",
@@ -90,9 +112,9 @@ def check(
     t = load_target(target or config.target)
     if installed is not None:
         t = t.with_installed(installed[0], installed[1])
+    # The target was loaded above; a --manifest changes its packages, not its name.
+    default_lock = default_lock_path(config, t)
     if lock_path is None and lib is None:
-        # The target was loaded above; a --manifest changes its packages, not its name.
-        default_lock = default_lock_path(config, t)
         lock_path = default_lock if default_lock.is_file() else None
         project_lib = default_lib(config)
         lib = project_lib if project_lib.is_dir() else None
@@ -101,6 +123,10 @@ def check(
                 "nothing to check: give --lock FILE and/or --lib DIR",
                 source="kbundle check",
             )
+    elif lock_path is None and default_lock.is_file():
+        # A lib alone would pass although the project's lock moved on (a new
+        # `kbundle lock` since the last vendor): compare the two.
+        lock_path = default_lock
     lock = read_lock(lock_path) if lock_path is not None else None
     findings = run_checks(
         CheckInputs(
@@ -118,7 +144,9 @@ def check(
             json.dumps({"ok": code == 0, "problems": [f.to_json() for f in findings]}, indent=2)
         )
     if not s.quiet or code:
-        console = Console(stderr=True, width=None if sys.stderr.isatty() else 120)
+        console = report_console()
+        if s.verbose and lib is not None:
+            _print_cuda_libraries(console, lib, t)
         for f in findings:
             where = " ".join(x for x in (f.package, f.file) if x)
             console.print(
@@ -129,8 +157,12 @@ def check(
         errors = sum(f.severity == "error" for f in findings)
         warnings = sum(f.severity == "warning" for f in findings)
         verdict = "FAILED" if code else "ok"
+        checked = [f"target {t.name}"]
+        checked += [f"lock {show_path(lock_path)}"] if lock_path is not None else []
+        checked += [f"lib {show_path(lib)}"] if lib is not None else []
         console.print(
-            f"check {verdict}: {errors} errors, {warnings} warnings (target {t.name})",
+            f"check {verdict}: {plural(errors, 'error')}, {plural(warnings, 'warning')} "
+            f"({', '.join(checked)})",
             highlight=False,
         )
     sys.exit(code)

@@ -3,17 +3,17 @@
 from __future__ import annotations
 
 import json
-import sys
 from collections.abc import Sequence
 from pathlib import Path
 
 import click
+from packaging.requirements import InvalidRequirement, Requirement
 from packaging.utils import canonicalize_name
-from rich.console import Console
 from rich.table import Table
 
 from bundler.cache import atomic_write
-from bundler.cli.options import LockInputs, lock_inputs
+from bundler.cli.options import LockInputs, lock_inputs, replace_option
+from bundler.cli.output import plural, report_console, show_path
 from bundler.cli.settings import Settings, settings, verbosity_options
 from bundler.config import Config
 from bundler.cuda import CUDA_INDEXES, index_tags
@@ -135,25 +135,73 @@ def report_table(outcome: LockOutcome, path: Path) -> None:
     """The human report, on stderr."""
     lock = outcome.lock
     table = Table(box=None, pad_edge=False, header_style="bold")
-    for column in ("package", "version", "source", "size"):
-        table.add_column(column, justify="right" if column == "size" else "left")
+    for column in ("package", "version", "source", "download"):
+        table.add_column(column, justify="right" if column == "download" else "left")
     for p in lock.packages:
         artifact = p.wheel or p.sdist
         note = f" (shadows image {p.shadows})" if p.shadows else ""
         table.add_row(
             p.name, p.version, p.source + note, human_size(artifact.size) if artifact else "-"
         )
-    console = Console(stderr=True, width=None if sys.stderr.isatty() else 120)
+    console = report_console()
     console.print(table)
     for note in outcome.resolution.notes:
         console.print(f"note: {note}", highlight=False)
-    vendored = len(lock.vendored)
     console.print(
-        f"{len(lock.packages)} packages for {lock.target_name}: {len(lock.image)} from the image, "
-        f"{vendored} to vendor ({human_size(vendor_bytes(lock))}); "
-        f"resolved in {outcome.seconds:.2f}s -> {path}",
+        f"{plural(len(lock.packages), 'package')} for {lock.target_name}: "
+        f"{len(lock.image)} from the image, {len(lock.vendored)} to vendor "
+        f"({human_size(vendor_bytes(lock))} to download); "
+        f"resolved in {outcome.seconds:.2f}s -> {show_path(path)}",
         highlight=False,
     )
+
+
+def check_replacement(
+    existing: Lock | None, request: LockRequest, path: Path, replace: bool
+) -> str | None:
+    """Refuse, or announce, replacing a lock that was made for other requirements.
+
+    Requirements typed as arguments that differ from the existing lock's are
+    refused unless ``replace``: that is how a quickstart's lock gets lost to
+    an unrelated ``kbundle lock NAME``. Requirements read from files (``-r``,
+    ``[tool.kbundle]``) are the record of what the user wants, so a change
+    there replaces the lock with a warning (returned, for the caller to print).
+    """
+    if existing is None:
+        return None
+    old = {_parsed(text) for text in existing.requirements}
+    new = {r.requirement for r in request.requirements}
+    if old == new:
+        return None
+    added = sorted(str(r) for r in new - old)
+    removed = sorted(str(r) for r in old - new)
+    change = "; ".join(
+        part
+        for part in (
+            "adds " + ", ".join(added) if added else "",
+            "drops " + ", ".join(removed) if removed else "",
+        )
+        if part
+    )
+    shown = show_path(path)
+    typed = any(r.source == "command line" for r in request.requirements)
+    if typed and not replace:
+        before = ", ".join(sorted(existing.requirements))
+        other = show_path(path.with_name("pylock.other.toml"))
+        raise InputError(
+            f"{shown} was locked for other requirements ({before}); this lock {change}",
+            source="kbundle lock",
+            hint=f"Write it to another file with -o (e.g. -o {other}), give all the "
+            "requirements, or pass --replace to overwrite the lock.",
+        )
+    return f"replacing {shown}, which was locked for other requirements: this lock {change}"
+
+
+def _parsed(text: str) -> Requirement:
+    try:
+        return Requirement(text)
+    except InvalidRequirement:  # parse_lock refuses these; compare as never equal
+        return Requirement("invalid-requirement-in-lock")
 
 
 def lock_json(outcome: LockOutcome, path: Path) -> dict[str, object]:
@@ -196,12 +244,14 @@ def lock_json(outcome: LockOutcome, path: Path) -> dict[str, object]:
     metavar="FILE",
     help="Also write the vendored set as a pip-compile style requirements.txt with hashes.",
 )
+@replace_option
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON on stdout.")
 def lock(
     requirements: tuple[str, ...],
     inputs: LockInputs,
     output: Path | None,
     export_requirements: Path | None,
+    replace: bool,
     as_json: bool,
 ) -> None:
     """Resolve REQUIREMENTs for the target image and write a PEP 751 lock.
@@ -216,10 +266,15 @@ def lock(
     config = s.config
     t = load_target(inputs.target or config.target, inputs.manifest or config.manifest)
     path = output or default_lock_path(config, t)
-    previous = read_lock(path) if path.is_file() and not inputs.upgrade else None
+    existing = read_lock(path) if path.is_file() else None
     request = gather_request(
-        s, target=t, requirements=requirements, inputs=inputs, previous=previous
+        s,
+        target=t,
+        requirements=requirements,
+        inputs=inputs,
+        previous=None if inputs.upgrade else existing,
     )
+    replacing = check_replacement(existing, request, path, replace)
     outcome = run_lock(request)
     atomic_write(path, render_lock(outcome.lock).encode())
     if export_requirements is not None:
@@ -233,4 +288,6 @@ def lock(
     if as_json:
         click.echo(json.dumps(lock_json(outcome, path), indent=2))
     if not s.quiet:
+        if replacing:
+            report_console().print(f"warning: {replacing}", style="yellow", highlight=False)
         report_table(outcome, path)

@@ -143,3 +143,12 @@ def lock_inputs(func: F) -> F:
         return func(*args, inputs=inputs, **kwargs)
 
     return target_options(index_options(resolve_options(wrapper)))  # type: ignore[return-value]
+
+
+# --- replacing a lock (lock, vendor) ---
+replace_option = click.option(
+    "--replace",
+    is_flag=True,
+    help="Replace the existing lock even though it was made for other requirements "
+    "(without it, requirements given as arguments that differ from the lock's are refused).",
+)

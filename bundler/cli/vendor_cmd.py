@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import sys
 from pathlib import Path
 
 import click
@@ -12,15 +11,25 @@ from rich.table import Table
 
 from bundler.bootstrap import SNIPPET
 from bundler.cache import atomic_write
-from bundler.cli.lock_cmd import default_lock_path, gather_request, human_size, report_table
-from bundler.cli.options import LockInputs, lock_inputs
+from bundler.cli.lock_cmd import (
+    check_replacement,
+    default_lock_path,
+    gather_request,
+    human_size,
+    report_table,
+)
+from bundler.cli.options import LockInputs, lock_inputs, replace_option
+from bundler.cli.output import plural, report_console, show_path
 from bundler.cli.progress import download_progress
 from bundler.cli.settings import settings, verbosity_options
 from bundler.config import Config
+from bundler.errors import InputError
 from bundler.lockfile import read_lock, render_lock
 from bundler.locking import run_lock
 from bundler.presets import load_target
 from bundler.vendoring import VendorOutcome, VendorRequest, check_lock_matches_target, run_vendor
+from bundler.wheelhouse import REQUIREMENTS, WheelhouseOutcome, run_wheelhouse
+from bundler.wheelhouse import check_dest as check_wheelhouse
 
 
 def default_lib(config: Config) -> Path:
@@ -32,27 +41,70 @@ def default_lib(config: Config) -> Path:
 
 
 def _report(outcome: VendorOutcome) -> None:
-    console = Console(stderr=True, width=None if sys.stderr.isatty() else 120)
+    console = report_console()
     table = Table(box=None, pad_edge=False, header_style="bold")
-    for column in ("package", "version", "source", "size"):
-        table.add_column(column, justify="right" if column == "size" else "left")
+    for column in ("package", "version", "source", "installed"):
+        table.add_column(column, justify="right" if column == "installed" else "left")
     for p in outcome.packages:
         table.add_row(p.name, p.version, p.source, human_size(p.bytes))
     console.print(table)
     if outcome.image:
         provided = ", ".join(f"{p.name} {p.version}" for p in outcome.image)
         console.print(f"provided by the image (not copied): {provided}", highlight=False)
-    for note in outcome.notes:
-        console.print(f"note: {note}", highlight=False)
-    for warning in outcome.warnings:
-        console.print(f"warning: {warning}", style="yellow", highlight=False)
+    _notes(console, outcome.notes, outcome.warnings)
     console.print(
-        f"vendored {len(outcome.packages)} packages, {human_size(outcome.bytes)}, into "
-        f"{outcome.lib} in {outcome.seconds:.1f}s",
+        f"vendored {plural(len(outcome.packages), 'package')} "
+        f"({human_size(outcome.bytes)} installed) into {show_path(outcome.lib)} "
+        f"in {outcome.seconds:.1f}s",
         highlight=False,
     )
     console.print("\nPut these lines at the top of main.py:\n", highlight=False)
     console.print(SNIPPET, highlight=False, markup=False)
+
+
+def _notes(console: Console, notes: tuple[str, ...], warnings: tuple[str, ...]) -> None:
+    for note in notes:
+        console.print(f"note: {note}", highlight=False)
+    for warning in warnings:
+        console.print(f"warning: {warning}", style="yellow", highlight=False)
+
+
+def _report_wheelhouse(outcome: WheelhouseOutcome) -> None:
+    console = report_console()
+    table = Table(box=None, pad_edge=False, header_style="bold")
+    for column in ("package", "version", "source", "wheel"):
+        table.add_column(column, justify="right" if column == "wheel" else "left")
+    for w in outcome.wheels:
+        table.add_row(w.name, w.version, w.source, human_size(w.bytes))
+    console.print(table)
+    _notes(console, outcome.notes, outcome.warnings)
+    total = sum(w.bytes for w in outcome.wheels)
+    console.print(
+        f"wrote {plural(len(outcome.wheels), 'wheel')} ({human_size(total)}) and "
+        f"{REQUIREMENTS} into {show_path(outcome.folder)} in {outcome.seconds:.1f}s",
+        highlight=False,
+    )
+    console.print("\nInstall them offline, in the image:\n", highlight=False)
+    console.print(f"    {outcome.install_command}", highlight=False, markup=False)
+
+
+def _wheelhouse_json(outcome: WheelhouseOutcome) -> dict[str, object]:
+    return {
+        "wheelhouse": str(outcome.folder),
+        "seconds": round(outcome.seconds, 3),
+        "install": outcome.install_command,
+        "wheels": [
+            {
+                "name": w.name,
+                "version": w.version,
+                "source": w.source,
+                "file": w.filename,
+                "sha256": w.sha256,
+                "bytes": w.bytes,
+            }
+            for w in outcome.wheels
+        ],
+    }
 
 
 @click.command("vendor")
@@ -88,6 +140,14 @@ def _report(outcome: VendorOutcome) -> None:
     help="Build GPU-capable packages (llama-cpp-python) for the CPU only.",
 )
 @click.option("-j", "--jobs", type=click.IntRange(min=1), help="Parallel build jobs.")
+@replace_option
+@click.option(
+    "--wheelhouse",
+    type=click.Path(path_type=Path, file_okay=False),
+    metavar="DIR",
+    help="Instead of a lib, write the locked wheels and a hash-pinned requirements.txt "
+    "into DIR, for `pip install --no-index --find-links DIR -r DIR/requirements.txt`.",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON on stdout.")
 def vendor(
     requirements: tuple[str, ...],
@@ -97,6 +157,8 @@ def vendor(
     build_python: str | None,
     cpu_only: bool,
     jobs: int | None,
+    replace: bool,
+    wheelhouse: Path | None,
     as_json: bool,
 ) -> None:
     """Download, build and install the locked packages into a lib/ folder.
@@ -105,47 +167,66 @@ def vendor(
     copied. The folder gets a `kbundle_boot.py` that activates it and a
     `kbundle.json` for `kbundle check`. The new lib replaces the old one only
     when it is complete: an interrupted or failed run leaves the old one.
+    With --wheelhouse DIR, the same wheels go into DIR for an offline pip
+    install instead.
     """
     s = settings()
     config = s.config
+    if wheelhouse is not None and lib is not None:
+        raise InputError(
+            "-t writes a lib and --wheelhouse a folder of wheels: give one of them",
+            source="--wheelhouse",
+        )
+    if wheelhouse is not None:
+        check_wheelhouse(wheelhouse)  # before a lock is written for nothing
     t = load_target(inputs.target or config.target, inputs.manifest or config.manifest)
     path = lock_path or default_lock_path(config, t)
     # Lock first when there is no lock yet or new requirements are given
     # (keeping the existing pins that still fit, as `kbundle lock` does).
     relock = bool(requirements or inputs.requirement_files) or not path.is_file()
-    previous = read_lock(path) if relock and path.is_file() and not inputs.upgrade else None
+    existing = read_lock(path) if relock and path.is_file() else None
     request = gather_request(
         s,
         target=t,
         requirements=requirements,
         inputs=inputs,
-        previous=previous,
+        previous=None if inputs.upgrade else existing,
         require_input=relock,
     )
     if relock:
+        replacing = check_replacement(existing, request, path, replace)
         locked = run_lock(request)
         atomic_write(path, render_lock(locked.lock).encode())
         if not s.quiet:
+            if replacing:
+                report_console().print(f"warning: {replacing}", style="yellow", highlight=False)
             report_table(locked, path)
         lock = locked.lock
     else:
         lock = read_lock(path)
     check_lock_matches_target(lock, t, str(path))
+    vendor_request = VendorRequest(
+        lock=lock,
+        target=t,
+        lib=lib or default_lib(config),
+        index=request.index,
+        build=request.build,
+        build_python=build_python,
+        cpu_only=cpu_only,
+        offline=inputs.offline,
+        jobs=jobs,
+        offline_env=config.offline_env,
+    )
+    if wheelhouse is not None:
+        with download_progress(not s.quiet) as progress:
+            house = run_wheelhouse(vendor_request, wheelhouse, progress)
+        if as_json:
+            click.echo(json.dumps(_wheelhouse_json(house), indent=2))
+        if not s.quiet:
+            _report_wheelhouse(house)
+        return
     with download_progress(not s.quiet) as progress:
-        outcome = run_vendor(
-            VendorRequest(
-                lock=lock,
-                target=t,
-                lib=lib or default_lib(config),
-                index=request.index,
-                build=request.build,
-                build_python=build_python,
-                cpu_only=cpu_only,
-                offline=inputs.offline,
-                jobs=jobs,
-            ),
-            progress,
-        )
+        outcome = run_vendor(vendor_request, progress)
     if as_json:
         click.echo(
             json.dumps(

@@ -20,9 +20,16 @@ _kb = [os.environ.get("KBUNDLE_LIB", ""), "/kaggle_simulations/agent/lib",
        "/kaggle/working/submission/lib", os.path.abspath("lib")]
 if "__file__" in globals():  # Kaggle's harness exec()s main.py: no __file__ there
     _kb.insert(1, os.path.join(os.path.dirname(os.path.abspath(__file__)), "lib"))
+_kb_in = os.environ.get("KBUNDLE_INPUT", "/kaggle/input")  # datasets: <name>/lib, <name>/*/lib
+_kb_ds = sorted(e.path for e in os.scandir(_kb_in) if e.is_dir()) if os.path.isdir(_kb_in) else []
+_kb_vs = sorted(e.path for d in _kb_ds for e in os.scandir(d) if e.is_dir())  # version folders
+_kb += [os.path.join(d, "lib") for d in _kb_ds + _kb_vs]
 _kb_lib = [p for p in _kb if p and os.path.isfile(os.path.join(p, "kbundle_boot.py"))]
 if not _kb_lib:
     raise ImportError(f"kbundle: kbundle_boot.py is in none of {_kb}; set KBUNDLE_LIB")
+_kb_also = set(map(os.path.realpath, _kb_lib)) - {os.path.realpath(_kb_lib[0])}
+if _kb_also:  # several libs: say which one is used
+    print(f"kbundle: using {_kb_lib[0]}; also found {', '.join(sorted(_kb_also))}", file=sys.stderr)
 sys.path.insert(0, _kb_lib[0])
 import kbundle_boot  # noqa: E402,F401
 # fmt: on

@@ -11,8 +11,9 @@ import json
 import logging
 import tempfile
 import time
+import zipfile
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from packaging.utils import canonicalize_name
@@ -23,10 +24,11 @@ from bundler.build import build_wheel
 from bundler.cache import atomic_write, cache_dir
 from bundler.cuda import runtime_requirements
 from bundler.elf import read_elf
-from bundler.errors import InputError
+from bundler.errors import DiskFull, InputError, disk_full, is_disk_full
 from bundler.http import HttpClient
 from bundler.index import Finder, IndexConfig
 from bundler.install import InstalledWheel, install_wheels, link_identical_files
+from bundler.libdest import check_destination, lib_lock
 from bundler.libswap import recover, staging_dir, swap_into_place
 from bundler.lock_model import Artifact, Lock, LockedPackage
 from bundler.locking import LockRequest, run_lock
@@ -53,6 +55,8 @@ class VendorRequest:
     cpu_only: bool = False
     offline: bool = False
     jobs: int | None = None
+    #: Replace ``lib`` even when it is a non-empty folder kbundle did not write.
+    force: bool = False
 
 
 @dataclass(frozen=True)
@@ -235,17 +239,28 @@ def _manifest(
 
 
 def run_vendor(request: VendorRequest, progress: ProgressFactory | None = None) -> VendorOutcome:
-    """Vendor ``request.lock`` into ``request.lib`` (see the module docstring)."""
+    """Vendor ``request.lock`` into ``request.lib`` (see the module docstring).
+
+    The lib must be missing, empty or a kbundle lib (unless ``force``), and
+    one run at a time holds it (:mod:`bundler.libdest`).
+    """
+    lib = check_destination(request.lib, force=request.force)
+    with lib_lock(lib):
+        return _vendor_locked(replace(request, lib=lib), progress)
+
+
+def _vendor_locked(request: VendorRequest, progress: ProgressFactory | None) -> VendorOutcome:
     started = time.perf_counter()
     notes = recover(request.lib)
     warnings: list[str] = []
     client = HttpClient(offline=request.offline)
     finder = Finder(request.index, client)
     packages = list(request.lock.vendored)
+    cache_dir().mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="kbundle-fetch-", dir=cache_dir()) as tmp:
         downloads = Path(tmp)
         links = {p: _link(p.wheel or p.sdist) for p in packages if p.wheel or p.sdist}  # type: ignore[arg-type]
-        paths = finder.download_all(list(links.values()), downloads, progress_factory=progress)
+        paths = _download(finder, list(links.values()), downloads, progress)
         wheels = [paths[links[p]] for p in packages if p.source == "vendor"]
         sdists = {p: paths[links[p]] for p in packages if p.source == "build"}
         built, extra_reqs = _build_all(request, sdists, warnings, notes)
@@ -257,9 +272,7 @@ def run_vendor(request: VendorRequest, progress: ProgressFactory | None = None) 
                 if canonicalize_name(p.name) not in sources
             ]
             extra_links = {p: _link(p.wheel) for p in extra if p.wheel}
-            extra_paths = finder.download_all(
-                list(extra_links.values()), downloads, progress_factory=progress
-            )
+            extra_paths = _download(finder, list(extra_links.values()), downloads, progress)
             wheels += [extra_paths[extra_links[p]] for p in extra]
             notes.append(
                 "vendored the CUDA runtime the build needs: "
@@ -288,6 +301,11 @@ def run_vendor(request: VendorRequest, progress: ProgressFactory | None = None) 
             atomic_write(staging / "kbundle_boot.py", render_bootstrap(boot))
             atomic_write(staging / "kbundle.json", _manifest(request, installed, sources, shadowed))
             swap_into_place(staging, request.lib)
+        except OSError as exc:
+            recover(request.lib)
+            if is_disk_full(exc):
+                raise _lib_full(exc, request.lib, [*wheels, *built]) from exc
+            raise
         except BaseException:
             recover(request.lib)
             raise
@@ -303,6 +321,46 @@ def run_vendor(request: VendorRequest, progress: ProgressFactory | None = None) 
         notes=tuple(notes),
         warnings=tuple(warnings),
         bytes=on_disk,
+    )
+
+
+def _download(
+    finder: Finder, links: list[Link], dest: Path, progress: ProgressFactory | None
+) -> dict[Link, Path]:
+    """``finder.download_all``, with a full cache reported as such."""
+    try:
+        return finder.download_all(links, dest, progress_factory=progress)
+    except OSError as exc:
+        if not is_disk_full(exc):
+            raise
+        sizes = [link.size for link in links if link.size is not None]
+        raise disk_full(
+            exc,
+            what=f"kbundle's cache at {cache_dir()}",
+            folder=cache_dir(),
+            needed=sum(sizes) if len(sizes) == len(links) else None,
+            hint="The files already complete stay cached and a partial one is resumed next "
+            "time. Free space there, or set KBUNDLE_CACHE_DIR to a folder on a file system "
+            "with room.",
+        ) from exc
+
+
+def _lib_full(exc: OSError, lib: Path, wheels: Sequence[Path]) -> DiskFull:
+    """The lib's file system is full: what the unpacked wheels need, what is free."""
+    needed = 0
+    for wheel in wheels:
+        try:
+            with zipfile.ZipFile(wheel) as archive:
+                needed += sum(info.file_size for info in archive.infolist())
+        except (OSError, zipfile.BadZipFile):
+            continue
+    return disk_full(
+        exc,
+        what=f"the file system of the lib {lib}",
+        folder=lib.parent,
+        needed=needed,
+        hint="The previous lib is unchanged. Free space there, or vendor into a folder "
+        "on another file system (-t DIR).",
     )
 
 

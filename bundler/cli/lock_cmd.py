@@ -12,7 +12,6 @@ from packaging.utils import canonicalize_name
 from rich.console import Console
 from rich.table import Table
 
-from bundler.cache import atomic_write
 from bundler.cli.options import LockInputs, lock_inputs
 from bundler.cli.settings import Settings, settings, verbosity_options
 from bundler.config import Config
@@ -22,6 +21,7 @@ from bundler.index import IndexConfig, default_index_url
 from bundler.lock_model import Lock
 from bundler.lockfile import read_lock, render_lock, render_requirements_txt
 from bundler.locking import LockOutcome, LockRequest, run_lock
+from bundler.output_file import write_output
 from bundler.presets import load_target
 from bundler.requirements_file import (
     Req,
@@ -221,7 +221,7 @@ def lock(
         s, target=t, requirements=requirements, inputs=inputs, previous=previous
     )
     outcome = run_lock(request)
-    atomic_write(path, render_lock(outcome.lock).encode())
+    write_output(path, render_lock(outcome.lock).encode(), what="the lock", option="-o/--output")
     if export_requirements is not None:
         sources: dict[str, list[str]] = {}
         for req in (*request.requirements, *request.constraints):
@@ -229,7 +229,12 @@ def lock(
         text = render_requirements_txt(
             outcome.lock, command=f"kbundle lock -o {path}", sources=sources
         )
-        atomic_write(export_requirements, text.encode())
+        write_output(
+            export_requirements,
+            text.encode(),
+            what="the requirements",
+            option="--export-requirements",
+        )
     if as_json:
         click.echo(json.dumps(lock_json(outcome, path), indent=2))
     if not s.quiet:

@@ -12,6 +12,7 @@ from rich.table import Table
 
 from bundler.capture import run_probe, target_from_facts
 from bundler.cli.settings import settings, verbosity_options
+from bundler.output_file import write_output
 from bundler.presets import DEFAULT_TARGET, aliases_of, load_preset, load_target, preset_names
 from bundler.target import Target
 from bundler.target_file import render_target_toml
@@ -127,10 +128,7 @@ def capture(python: str, output: Path | None, name: str | None, preloaded: tuple
     if output is None:
         click.echo(text, nl=False)
         return
-    output.parent.mkdir(parents=True, exist_ok=True)
-    tmp = output.with_name(output.name + ".tmp")
-    tmp.write_text(text, encoding="utf-8")
-    tmp.replace(output)
+    write_output(output, text.encode(), what="the target file", option="-o/--output")
     if settings().quiet:
         return
     cuda = f", CUDA {_cuda_summary(t)}" if t.cuda else ", no CUDA"

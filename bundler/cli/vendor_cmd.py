@@ -11,14 +11,16 @@ from rich.console import Console
 from rich.table import Table
 
 from bundler.bootstrap import SNIPPET
-from bundler.cache import atomic_write
 from bundler.cli.lock_cmd import default_lock_path, gather_request, human_size, report_table
 from bundler.cli.options import LockInputs, lock_inputs
+from bundler.cli.paths import FolderPath
 from bundler.cli.progress import download_progress
 from bundler.cli.settings import settings, verbosity_options
 from bundler.config import Config
+from bundler.libdest import check_destination
 from bundler.lockfile import read_lock, render_lock
 from bundler.locking import run_lock
+from bundler.output_file import write_output
 from bundler.presets import load_target
 from bundler.vendoring import VendorOutcome, VendorRequest, check_lock_matches_target, run_vendor
 
@@ -62,7 +64,7 @@ def _report(outcome: VendorOutcome) -> None:
     "-t",
     "--lib",
     "lib",
-    type=click.Path(path_type=Path, file_okay=False),
+    type=FolderPath(),
     help="The lib folder to fill (default: [tool.kbundle] lib, else submission/lib).",
 )
 @click.option(
@@ -89,6 +91,12 @@ def _report(outcome: VendorOutcome) -> None:
 )
 @click.option("-j", "--jobs", type=click.IntRange(min=1), help="Parallel build jobs.")
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON on stdout.")
+@click.option(
+    "--force",
+    is_flag=True,
+    help="Replace the lib folder even when it is not empty and not a kbundle lib "
+    "(its contents are deleted).",
+)
 def vendor(
     requirements: tuple[str, ...],
     inputs: LockInputs,
@@ -98,6 +106,7 @@ def vendor(
     cpu_only: bool,
     jobs: int | None,
     as_json: bool,
+    force: bool,
 ) -> None:
     """Download, build and install the locked packages into a lib/ folder.
 
@@ -110,6 +119,7 @@ def vendor(
     config = s.config
     t = load_target(inputs.target or config.target, inputs.manifest or config.manifest)
     path = lock_path or default_lock_path(config, t)
+    lib = check_destination(lib or default_lib(config), force=force)  # before any slow step
     # Lock first when there is no lock yet or new requirements are given
     # (keeping the existing pins that still fit, as `kbundle lock` does).
     relock = bool(requirements or inputs.requirement_files) or not path.is_file()
@@ -124,7 +134,7 @@ def vendor(
     )
     if relock:
         locked = run_lock(request)
-        atomic_write(path, render_lock(locked.lock).encode())
+        write_output(path, render_lock(locked.lock).encode(), what="the lock", option="--lock")
         if not s.quiet:
             report_table(locked, path)
         lock = locked.lock
@@ -136,13 +146,14 @@ def vendor(
             VendorRequest(
                 lock=lock,
                 target=t,
-                lib=lib or default_lib(config),
+                lib=lib,
                 index=request.index,
                 build=request.build,
                 build_python=build_python,
                 cpu_only=cpu_only,
                 offline=inputs.offline,
                 jobs=jobs,
+                force=force,
             ),
             progress,
         )

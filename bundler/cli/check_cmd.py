@@ -11,10 +11,13 @@ from rich.console import Console
 
 from bundler.check import CheckInputs, exit_code, run_checks
 from bundler.cli.lock_cmd import default_lock_path
+from bundler.cli.paths import FolderPath
 from bundler.cli.settings import settings, verbosity_options
 from bundler.cli.vendor_cmd import default_lib
 from bundler.errors import InputError
 from bundler.http import HttpClient
+from bundler.inputs import check_url
+from bundler.libdest import MARKER
 from bundler.lockfile import read_lock
 from bundler.manifest import Manifest, load_manifest, parse_manifest
 from bundler.presets import load_target
@@ -23,6 +26,7 @@ from bundler.presets import load_target
 def _manifest(spec: str) -> tuple[Manifest, str]:
     """A manifest from a file or an http(s) URL (fetched through kbundle's cache)."""
     if "://" in spec and not spec.startswith("file://"):
+        check_url(spec, "--manifest")
         response = HttpClient().get(spec)
         response.raise_for_status()
         try:
@@ -32,6 +36,25 @@ def _manifest(spec: str) -> tuple[Manifest, str]:
         return parse_manifest(text, spec), spec
     path = Path(spec.removeprefix("file://"))
     return load_manifest(path), str(path)
+
+
+def _check_is_lib(lib: Path) -> None:
+    """A folder with nothing installed is not a lib: "check ok" on it would mislead.
+
+    A lib kbundle vendored has ``kbundle.json``; one ``pip install -t`` filled
+    has ``*.dist-info`` folders and is checked too (without the record).
+    """
+    if not lib.is_dir():
+        raise InputError("no such folder", source=str(lib), hint="Give --lib the folder vendored.")
+    if (lib / MARKER).is_file() or any(lib.glob("*.dist-info")):
+        return
+    raise InputError(
+        f"is not a lib: it has no {MARKER} and no installed distributions (*.dist-info), "
+        "so there is nothing to check",
+        source=str(lib),
+        hint=f"Vendor into it with `kbundle vendor -t {lib}`, or give --lib the folder "
+        "kbundle vendored.",
+    )
 
 
 @click.command("check")
@@ -45,7 +68,7 @@ def _manifest(spec: str) -> tuple[Manifest, str]:
 @click.option(
     "--lib",
     "lib",
-    type=click.Path(path_type=Path, file_okay=False),
+    type=FolderPath(),
     help="The vendored lib folder to check (default: [tool.kbundle] lib when it exists).",
 )
 @click.option(
@@ -101,6 +124,8 @@ def check(
                 "nothing to check: give --lock FILE and/or --lib DIR",
                 source="kbundle check",
             )
+    if lib is not None:
+        _check_is_lib(lib)
     lock = read_lock(lock_path) if lock_path is not None else None
     findings = run_checks(
         CheckInputs(

@@ -18,6 +18,7 @@ from bundler.config import Config
 from bundler.cuda import CUDA_INDEXES, index_tags
 from bundler.errors import InputError
 from bundler.index import IndexConfig, default_index_url
+from bundler.inputs import check_project_name, check_url
 from bundler.lock_model import Lock
 from bundler.lockfile import read_lock, render_lock, render_requirements_txt
 from bundler.locking import LockOutcome, LockRequest, run_lock
@@ -71,6 +72,7 @@ def gather_request(
             source="kbundle lock",
         )
     cuda_pins = cuda_index_pins((*config.cuda_index, *inputs.cuda_indexes))
+    _check_urls_and_names(inputs, files_input, config)
     primary = inputs.index_url or files_input.index_url or config.index_url or default_index_url()
     extras = (*inputs.extra_index_urls, *files_input.extra_index_urls, *config.extra_index_urls)
     index = IndexConfig(
@@ -97,6 +99,28 @@ def gather_request(
         upgrade=inputs.upgrade,
         upgrade_packages=frozenset(canonicalize_name(n) for n in inputs.upgrade_packages),
     )
+
+
+def _check_urls_and_names(
+    inputs: LockInputs, files_input: RequirementsInput, config: Config
+) -> None:
+    """Index URLs and package names that cannot work fail here, before any request."""
+    where = str(config.path)
+    urls = [(u, "-i/--index-url") for u in (inputs.index_url,) if u]
+    urls += [(u, "--extra-index-url") for u in inputs.extra_index_urls]
+    urls += [(u, "requirements file") for u in (files_input.index_url,) if u]
+    urls += [(u, "requirements file") for u in files_input.extra_index_urls]
+    urls += [(u, where) for u in (config.index_url, *config.extra_index_urls) if u]
+    urls += [(u, f"{where}: index-pins") for u in config.index_pins.values()]
+    links = (*inputs.find_links, *files_input.find_links, *config.find_links)
+    urls += [(u, "-f/--find-links") for u in links if "://" in u]
+    for url, source in urls:
+        check_url(url, source)
+    for name in inputs.build:
+        if name != ":all:":
+            check_project_name(name, "--build")
+    for name in inputs.upgrade_packages:
+        check_project_name(name, "-P/--upgrade-package")
 
 
 def cuda_index_pins(names: Sequence[str]) -> dict[str, str]:

@@ -17,6 +17,7 @@ from bundler.cli.paths import FolderPath
 from bundler.cli.progress import download_progress
 from bundler.cli.settings import settings, verbosity_options
 from bundler.config import Config
+from bundler.errors import InputError
 from bundler.libdest import check_destination
 from bundler.lockfile import read_lock, render_lock
 from bundler.locking import run_lock
@@ -123,6 +124,15 @@ def vendor(
     # Lock first when there is no lock yet or new requirements are given
     # (keeping the existing pins that still fit, as `kbundle lock` does).
     relock = bool(requirements or inputs.requirement_files) or not path.is_file()
+    if not path.is_file() and not (
+        requirements or inputs.requirement_files or config.requirements or config.requirements_files
+    ):
+        raise InputError(
+            "no such lock file, and no requirements to lock it from",
+            source=str(path),
+            hint=f"Write it first with `kbundle lock REQUIREMENT... -o {path}`, or give "
+            "requirements to `kbundle vendor` to lock them now.",
+        )
     previous = read_lock(path) if relock and path.is_file() and not inputs.upgrade else None
     request = gather_request(
         s,

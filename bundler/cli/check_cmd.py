@@ -11,6 +11,7 @@ from rich.console import Console
 
 from bundler.check import CheckInputs, exit_code, run_checks
 from bundler.cli.lock_cmd import default_lock_path
+from bundler.cli.options import preloaded_option
 from bundler.cli.paths import FolderPath
 from bundler.cli.settings import settings, verbosity_options
 from bundler.cli.vendor_cmd import default_lib
@@ -85,6 +86,7 @@ def _check_is_lib(lib: Path) -> None:
 )
 @click.option("--json", "as_json", is_flag=True, help="Print the findings as JSON on stdout.")
 @click.option("--strict", is_flag=True, help="Fail on warnings too.")
+@preloaded_option
 def check(
     lock_path: Path | None,
     lib: Path | None,
@@ -92,6 +94,7 @@ def check(
     manifest: str | None,
     as_json: bool,
     strict: bool,
+    preloaded: str | None,
 ) -> None:
     """Check a lock and a lib against the target image, from files alone (no GPU needed).
 
@@ -110,9 +113,7 @@ def check(
     s = settings()
     config = s.config
     installed = _manifest(manifest) if manifest else None
-    t = load_target(target or config.target)
-    if installed is not None:
-        t = t.with_installed(installed[0], installed[1])
+    t = load_target(target or config.target, preloaded=preloaded, installed=installed)
     if lock_path is None and lib is None:
         # The target was loaded above; a --manifest changes its packages, not its name.
         default_lock = default_lock_path(config, t)

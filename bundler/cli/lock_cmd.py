@@ -171,6 +171,11 @@ def report_table(outcome: LockOutcome, path: Path) -> None:
     console.print(table)
     for note in outcome.resolution.notes:
         console.print(f"note: {note}", highlight=False)
+    for warning in outcome.warnings:
+        # Unwrapped: the versions and commands in it stay copy-pasteable.
+        console.print(
+            f"warning: {warning}", style="yellow", highlight=False, markup=False, soft_wrap=True
+        )
     vendored = len(lock.vendored)
     console.print(
         f"{len(lock.packages)} packages for {lock.target_name}: {len(lock.image)} from the image, "
@@ -201,6 +206,7 @@ def lock_json(outcome: LockOutcome, path: Path) -> dict[str, object]:
         "seconds": round(outcome.seconds, 3),
         "vendor_bytes": vendor_bytes(lock),
         "packages": packages,
+        "warnings": list(outcome.warnings),
     }
 
 
@@ -238,7 +244,9 @@ def lock(
     """
     s = settings()
     config = s.config
-    t = load_target(inputs.target or config.target, inputs.manifest or config.manifest)
+    t = load_target(
+        inputs.target or config.target, inputs.manifest or config.manifest, inputs.preloaded
+    )
     path = output or default_lock_path(config, t)
     previous = read_lock(path) if path.is_file() and not inputs.upgrade else None
     request = gather_request(

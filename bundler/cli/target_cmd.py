@@ -73,7 +73,7 @@ def show(spec: str | None, manifest: Path | None, as_json: bool) -> None:
     [tool.kbundle] target, else the built-in default (kaggle-gpu-2026).
     """
     config = settings().config
-    t = load_target(spec or config.target, manifest or config.manifest)
+    t = load_target(spec or config.target, manifest or config.manifest, consistent=False)
     if as_json:
         click.echo(json.dumps(t.to_json(), indent=2))
         return

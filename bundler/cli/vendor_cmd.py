@@ -118,7 +118,9 @@ def vendor(
     """
     s = settings()
     config = s.config
-    t = load_target(inputs.target or config.target, inputs.manifest or config.manifest)
+    t = load_target(
+        inputs.target or config.target, inputs.manifest or config.manifest, inputs.preloaded
+    )
     path = lock_path or default_lock_path(config, t)
     lib = check_destination(lib or default_lib(config), force=force)  # before any slow step
     # Lock first when there is no lock yet or new requirements are given

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import errno
 import shutil
+import tempfile
 from pathlib import Path
 
 
@@ -120,10 +121,17 @@ def environment_error(exc: OSError, cache: Path) -> KbundleError | None:
     Used by the CLI as the last net: the steps that know more (the lib, the
     downloads, an output file) raise their own, more precise errors first.
     """
-    if exc.errno not in ENVIRONMENT_ERRNOS:
-        return None
     path = Path(exc.filename) if exc.filename else None
     in_cache = path is not None and (path == cache or cache in path.parents)
+    if in_cache and not _writable_folder(cache):
+        return InputError(
+            f"kbundle's cache folder {cache} cannot be used: {exc.strerror or exc}",
+            source="KBUNDLE_CACHE_DIR",
+            hint="Set KBUNDLE_CACHE_DIR to a folder you can write to (or unset it for "
+            "the user cache folder).",
+        )
+    if exc.errno not in ENVIRONMENT_ERRNOS:
+        return None
     if exc.errno in DISK_FULL_ERRNOS:
         if path is None:
             what, folder = "a file system kbundle writes to", cache
@@ -145,3 +153,13 @@ def environment_error(exc: OSError, cache: Path) -> KbundleError | None:
         else "Check the path and its permissions, or choose another location."
     )
     return KbundleError(f"cannot use{where} ({place}): {exc.strerror or exc}.", hint=hint)
+
+
+def _writable_folder(folder: Path) -> bool:
+    """Can files be created in ``folder`` (made if missing)? Probed on the error path only."""
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=folder):
+            return True
+    except OSError:
+        return False

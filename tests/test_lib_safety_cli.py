@@ -250,3 +250,20 @@ def test_an_unwritable_output_file_is_bad_input(
         args = ["target", "capture", "--python", sys.executable]
     err = _one_paragraph(run_cli(*args, "-o", "/proc/x.toml"), 2)
     assert "cannot write" in err and "/proc/x.toml" in err and "-o/--output" in err
+
+
+@pytest.mark.parametrize("where", ["a file", "/proc/cache"])
+def test_an_unusable_cache_folder_is_bad_input(
+    index: IndexServer, locked: tuple[Path, Path], tmp_path: Path, where: str
+) -> None:
+    if where == "a file":
+        cache = tmp_path / "afile"
+        cache.write_text("")
+    elif Path("/proc/self").exists():
+        cache = Path(where)
+    else:
+        pytest.skip("no /proc on this machine")
+    res = _vendor(index, locked, str(tmp_path / "lib"), KBUNDLE_CACHE_DIR=str(cache))
+    err = _one_paragraph(res, 2)
+    assert f"kbundle's cache folder {cache} cannot be used" in err and "KBUNDLE_CACHE_DIR" in err
+    assert not (tmp_path / "lib").exists()

@@ -333,12 +333,13 @@ def _download(
     except OSError as exc:
         if not is_disk_full(exc):
             raise
-        sizes = [link.size for link in links if link.size is not None]
+        missing = [link for link in links if finder.cached_file(link) is None]
+        sizes = [link.size for link in missing if link.size is not None]
         raise disk_full(
             exc,
             what=f"kbundle's cache at {cache_dir()}",
             folder=cache_dir(),
-            needed=sum(sizes) if len(sizes) == len(links) else None,
+            needed=sum(sizes) if len(sizes) == len(missing) else None,
             hint="The files already complete stay cached and a partial one is resumed next "
             "time. Free space there, or set KBUNDLE_CACHE_DIR to a folder on a file system "
             "with room.",

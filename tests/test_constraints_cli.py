@@ -4,6 +4,7 @@ and a requested package held far behind its newest version says what held it."""
 from __future__ import annotations
 
 import json
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -167,3 +168,21 @@ def test_preloaded_sets_the_list(kbundle: Any, tmp_path: Path) -> None:
     assert res.exit_code == 2 and "preloads jinja2" in res.stderr
     res = kbundle("lock", "x", "--target", str(target), "--preloaded", "not a name")
     assert res.exit_code == 2 and "--preloaded" in res.stderr
+
+
+def test_capture_warns_about_a_preloaded_name_it_lacks(tmp_path: Path) -> None:
+    out = tmp_path / "t.toml"
+    res = run_cli(
+        "target",
+        "capture",
+        "--python",
+        sys.executable,
+        "--preloaded",
+        "no-such-dist",
+        "-o",
+        str(out),
+    )
+    assert res.exit_code == 0, res.stderr
+    assert "warning: --preloaded names no-such-dist" in res.stderr
+    res = run_cli("lock", "helper", "--target", str(out), "-o", str(tmp_path / "l"))
+    assert res.exit_code == 2 and "preloads no-such-dist" in res.stderr

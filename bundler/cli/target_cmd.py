@@ -122,6 +122,13 @@ def capture(python: str, output: Path | None, name: str | None, preloaded: tuple
     facts = run_probe(python)
     default_name = output.name.split(".")[0] if output else "captured"
     t = target_from_facts(facts, name=name or default_name, preloaded=names)
+    if missing := [n for n in t.preloaded if n not in t.installed]:
+        # Lock, vendor and check refuse such a target; say so now, not later.
+        click.echo(
+            f"kbundle: warning: --preloaded names {', '.join(missing)}, which {python} does "
+            "not have installed; lock, vendor and check refuse this target until it does",
+            err=True,
+        )
     text = render_target_toml(
         t, header="# kbundle target captured by `kbundle target capture`; safe to commit.\n"
     )

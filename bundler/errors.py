@@ -145,14 +145,22 @@ def environment_error(exc: OSError, cache: Path) -> KbundleError | None:
             what, folder = f"the file system of {path.parent}", path.parent
             hint = "Free space there, or choose a location on another file system."
         return disk_full(exc, what=what, folder=folder, needed=None, hint=hint)
-    where = f" {path}" if path is not None else ""
-    place = "kbundle's cache" if in_cache else "that path"
-    hint = (
-        "Set KBUNDLE_CACHE_DIR to a folder you can write to."
-        if in_cache
-        else "Check the path and its permissions, or choose another location."
+    reason = exc.strerror or str(exc)
+    if path is None:
+        return KbundleError(
+            f"a file could not be read or written: {reason}.",
+            hint="Check the paths given (files, -f folders, -t, -o) and their permissions; "
+            "-vv shows where.",
+        )
+    if in_cache:
+        return KbundleError(
+            f"cannot use {path} in kbundle's cache: {reason}.",
+            hint="Set KBUNDLE_CACHE_DIR to a folder you can write to.",
+        )
+    return KbundleError(
+        f"cannot use {path}: {reason}.",
+        hint="Check the path and its permissions, or choose another location.",
     )
-    return KbundleError(f"cannot use{where} ({place}): {exc.strerror or exc}.", hint=hint)
 
 
 def _writable_folder(folder: Path) -> bool:

@@ -56,3 +56,20 @@ def test_environment_errors(tmp_path: Path) -> None:
     file_cache.write_text("")
     bad = environment_error(OSError(errno.ENOTDIR, "Not a dir", str(file_cache / "h")), file_cache)
     assert isinstance(bad, InputError) and "KBUNDLE_CACHE_DIR" in str(bad)
+
+
+def test_write_output_names_the_option(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from bundler import output_file
+
+    (tmp_path / "file").write_text("")
+    with pytest.raises(InputError, match=r"-o/--output: cannot write the lock to .*file/x: "):
+        output_file.write_output(
+            tmp_path / "file" / "x", b"", what="the lock", option="-o/--output"
+        )
+
+    def full(path: Path, data: bytes) -> None:
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(output_file, "atomic_write", full)
+    with pytest.raises(DiskFull, match=r"about 0.0 MB was needed.*elsewhere with -o/--output"):
+        output_file.write_output(tmp_path / "x", b"abc", what="the lock", option="-o/--output")

@@ -2,9 +2,10 @@
 
 kbundle replaces a lib folder as a whole (:mod:`bundler.libswap`), so the
 old folder's contents are deleted. :func:`check_destination` makes sure that
-folder is one kbundle wrote (it holds ``kbundle.json``), empty, or missing;
-anything else is refused unless the user says ``force``. It also refuses
-what can never be swapped by a rename: the root, a mount point, a file.
+folder is one kbundle wrote (it holds ``kbundle.json`` and only files the
+installed wheels' ``RECORD`` list), empty, or missing; anything else is
+refused unless the user says ``force``. It also refuses what can never be
+swapped by a rename: the root, a mount point, a file.
 
 :func:`lib_lock` serialises runs on one lib with an exclusive ``flock`` on
 ``.<name>.kbundle-lock`` beside it. The kernel drops a ``flock`` when its
@@ -19,6 +20,7 @@ also the first write beside the lib: a destination kbundle cannot write
 from __future__ import annotations
 
 import contextlib
+import csv
 import errno
 import fcntl
 import logging
@@ -66,7 +68,19 @@ def check_destination(dest: Path, *, force: bool = False) -> Path:
             source="-t/--lib",
             hint="Give the path of a folder (missing, empty, or a lib kbundle wrote).",
         )
-    if force or not resolved.is_dir() or (resolved / MARKER).is_file():
+    if force or not resolved.is_dir():
+        return resolved
+    if (resolved / MARKER).is_file():
+        foreign = foreign_files(resolved)
+        if foreign:
+            raise InputError(
+                f"{shown} is a kbundle lib, but it holds files kbundle did not install "
+                f"({_sample(foreign)}); vendoring replaces the whole folder, which would "
+                "delete them",
+                source="-t/--lib",
+                hint="Move them out of the lib (e.g. beside it), or pass --force to replace "
+                "the lib and them.",
+            )
         return resolved
     try:
         entries = sorted(p.name for p in resolved.iterdir())
@@ -78,13 +92,42 @@ def check_destination(dest: Path, *, force: bool = False) -> Path:
         ) from exc
     if not entries:
         return resolved
-    sample = ", ".join(entries[:3]) + (f" and {len(entries) - 3} more" if len(entries) > 3 else "")
     raise InputError(
         f"{shown} is not empty and is not a kbundle lib (it has no {MARKER}); vendoring "
-        f"replaces the whole folder, which would delete what is in it ({sample})",
+        f"replaces the whole folder, which would delete what is in it ({_sample(entries)})",
         source="-t/--lib",
         hint="Choose a new or empty folder, or pass --force to replace this one and its contents.",
     )
+
+
+def foreign_files(lib: Path) -> list[str]:
+    """Files in a kbundle lib that no installed distribution's ``RECORD`` lists.
+
+    kbundle writes the RECORD of every wheel it installs (installer does), plus
+    its own ``kbundle*`` files at the top; Python adds ``__pycache__`` when the
+    lib is imported. Anything else was put there by someone else.
+    """
+    known = {p.name for p in lib.iterdir() if p.name.startswith("kbundle")}
+    for record in lib.glob("*.dist-info/RECORD"):
+        try:
+            with record.open(newline="", encoding="utf-8") as handle:
+                known.update(row[0] for row in csv.reader(handle) if row)
+        except (OSError, UnicodeDecodeError, csv.Error):
+            continue
+    foreign = []
+    for folder, dirs, files in os.walk(lib):
+        dirs[:] = [d for d in dirs if d != "__pycache__"]
+        base = Path(folder).relative_to(lib)
+        for name in files:
+            relative = (base / name).as_posix()
+            if relative not in known and not name.endswith(".pyc"):
+                foreign.append(relative)
+    return sorted(foreign)
+
+
+def _sample(names: list[str]) -> str:
+    more = f" and {len(names) - 3} more" if len(names) > 3 else ""
+    return ", ".join(names[:3]) + more
 
 
 def lock_path(dest: Path) -> Path:

@@ -267,3 +267,19 @@ def test_an_unusable_cache_folder_is_bad_input(
     err = _one_paragraph(res, 2)
     assert f"kbundle's cache folder {cache} cannot be used" in err and "KBUNDLE_CACHE_DIR" in err
     assert not (tmp_path / "lib").exists()
+
+
+def test_files_added_to_a_kbundle_lib_are_not_deleted(
+    index: IndexServer, locked: tuple[Path, Path], tmp_path: Path
+) -> None:
+    lib = tmp_path / "lib"
+    assert _vendor(index, locked, str(lib), "-q").exit_code == 0
+    # Python writes __pycache__ into the lib (on import, or compileall): not a user's file.
+    subprocess.run([sys.executable, "-m", "compileall", "-q", str(lib)], check=True)
+    assert any(lib.glob("__pycache__/*.pyc"))
+    again = _vendor(index, locked, str(lib), "-q")
+    assert again.exit_code == 0, again.stderr
+    (lib / "model.gguf").write_bytes(b"weights")
+    err = _one_paragraph(_vendor(index, locked, str(lib)), 2)
+    assert "holds files kbundle did not install (model.gguf)" in err and "--force" in err
+    assert (lib / "model.gguf").read_bytes() == b"weights"

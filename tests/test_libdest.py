@@ -18,8 +18,15 @@ def test_missing_empty_and_kbundle_libs_may_be_replaced(tmp_path: Path) -> None:
     lib = tmp_path / "lib"
     lib.mkdir()
     (lib / "kbundle.json").write_text("{}")
-    (lib / "anything.py").write_text("")
+    (lib / "kbundle_boot.py").write_text("")
+    (lib / "pkg.py").write_text("")
+    (lib / "pkg-1.0.dist-info").mkdir()
+    (lib / "pkg-1.0.dist-info" / "RECORD").write_text("pkg.py,,\npkg-1.0.dist-info/RECORD,,\n")
     assert check_destination(lib) == lib
+    (lib / "notes.txt").write_text("mine")
+    with pytest.raises(InputError, match=r"holds files kbundle did not install \(notes.txt\)"):
+        check_destination(lib)
+    assert check_destination(lib, force=True) == lib
 
 
 def test_other_folders_need_force(tmp_path: Path) -> None:

@@ -24,7 +24,7 @@ from bundler.build import build_wheel
 from bundler.cache import atomic_write, cache_dir
 from bundler.cuda import runtime_requirements
 from bundler.elf import read_elf
-from bundler.errors import DiskFull, InputError, disk_full, is_disk_full
+from bundler.errors import DiskFull, InputError, disk_full, free_bytes, is_disk_full
 from bundler.http import HttpClient
 from bundler.index import Finder, IndexConfig
 from bundler.install import InstalledWheel, install_wheels, link_identical_files
@@ -242,11 +242,19 @@ def run_vendor(request: VendorRequest, progress: ProgressFactory | None = None) 
     """Vendor ``request.lock`` into ``request.lib`` (see the module docstring).
 
     The lib must be missing, empty or a kbundle lib (unless ``force``), and
-    one run at a time holds it (:mod:`bundler.libdest`).
+    one run at a time holds it (:mod:`bundler.libdest`). A full file system
+    is a :class:`~bundler.errors.DiskFull` saying which one and what it needed.
     """
     lib = check_destination(request.lib, force=request.force)
+    request = replace(request, lib=lib)
+    cache_dir().mkdir(parents=True, exist_ok=True)
     with lib_lock(lib):
-        return _vendor_locked(replace(request, lib=lib), progress)
+        try:
+            return _vendor_locked(request, progress)
+        except OSError as exc:
+            if not is_disk_full(exc):
+                raise
+            raise _disk_full(exc, request) from exc
 
 
 def _vendor_locked(request: VendorRequest, progress: ProgressFactory | None) -> VendorOutcome:
@@ -256,11 +264,10 @@ def _vendor_locked(request: VendorRequest, progress: ProgressFactory | None) -> 
     client = HttpClient(offline=request.offline)
     finder = Finder(request.index, client)
     packages = list(request.lock.vendored)
-    cache_dir().mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="kbundle-fetch-", dir=cache_dir()) as tmp:
         downloads = Path(tmp)
         links = {p: _link(p.wheel or p.sdist) for p in packages if p.wheel or p.sdist}  # type: ignore[arg-type]
-        paths = _download(finder, list(links.values()), downloads, progress)
+        paths = finder.download_all(list(links.values()), downloads, progress_factory=progress)
         wheels = [paths[links[p]] for p in packages if p.source == "vendor"]
         sdists = {p: paths[links[p]] for p in packages if p.source == "build"}
         built, extra_reqs = _build_all(request, sdists, warnings, notes)
@@ -272,7 +279,9 @@ def _vendor_locked(request: VendorRequest, progress: ProgressFactory | None) -> 
                 if canonicalize_name(p.name) not in sources
             ]
             extra_links = {p: _link(p.wheel) for p in extra if p.wheel}
-            extra_paths = _download(finder, list(extra_links.values()), downloads, progress)
+            extra_paths = finder.download_all(
+                list(extra_links.values()), downloads, progress_factory=progress
+            )
             wheels += [extra_paths[extra_links[p]] for p in extra]
             notes.append(
                 "vendored the CUDA runtime the build needs: "
@@ -301,11 +310,6 @@ def _vendor_locked(request: VendorRequest, progress: ProgressFactory | None) -> 
             atomic_write(staging / "kbundle_boot.py", render_bootstrap(boot))
             atomic_write(staging / "kbundle.json", _manifest(request, installed, sources, shadowed))
             swap_into_place(staging, request.lib)
-        except OSError as exc:
-            recover(request.lib)
-            if is_disk_full(exc):
-                raise _lib_full(exc, request.lib, [*wheels, *built]) from exc
-            raise
         except BaseException:
             recover(request.lib)
             raise
@@ -324,45 +328,66 @@ def _vendor_locked(request: VendorRequest, progress: ProgressFactory | None) -> 
     )
 
 
-def _download(
-    finder: Finder, links: list[Link], dest: Path, progress: ProgressFactory | None
-) -> dict[Link, Path]:
-    """``finder.download_all``, with a full cache reported as such."""
-    try:
-        return finder.download_all(links, dest, progress_factory=progress)
-    except OSError as exc:
-        if not is_disk_full(exc):
-            raise
-        missing = [link for link in links if finder.cached_file(link) is None]
-        sizes = [link.size for link in missing if link.size is not None]
-        raise disk_full(
+def _disk_full(exc: OSError, request: VendorRequest) -> DiskFull:
+    """Which file system filled up (kbundle's cache or the lib's), what it needed.
+
+    A failed ``write()`` names no file; then the file system with less room
+    left is the full one (when the cache and the lib share one, it is both).
+    """
+    cache, lib = cache_dir(), request.lib
+    path = Path(exc.filename) if exc.filename else None
+    shared = _device(cache) == _device(lib.parent)
+    if path is not None:
+        in_cache = path == cache or cache in path.parents
+    else:
+        in_cache = not shared and (free_bytes(cache) or 0) < (free_bytes(lib.parent) or 0)
+    finder = Finder(request.index, HttpClient(offline=True))
+    artifacts = [a for p in request.lock.vendored if (a := p.wheel or p.sdist) is not None]
+    files = {a: finder.cached_file(_link(a)) for a in artifacts}
+    if in_cache:
+        # What is still to come: the files not complete in the cache yet.
+        missing = [a.size or 0 for a, f in files.items() if f is None]
+        return disk_full(
             exc,
-            what=f"kbundle's cache at {cache_dir()}",
-            folder=cache_dir(),
-            needed=sum(sizes) if len(sizes) == len(missing) else None,
+            what=f"kbundle's cache at {cache}",
+            folder=cache,
+            needed=sum(missing) or None,
             hint="The files already complete stay cached and a partial one is resumed next "
             "time. Free space there, or set KBUNDLE_CACHE_DIR to a folder on a file system "
             "with room.",
-        ) from exc
-
-
-def _lib_full(exc: OSError, lib: Path, wheels: Sequence[Path]) -> DiskFull:
-    """The lib's file system is full: what the unpacked wheels need, what is free."""
-    needed = 0
-    for wheel in wheels:
-        try:
-            with zipfile.ZipFile(wheel) as archive:
-                needed += sum(info.file_size for info in archive.infolist())
-        except (OSError, zipfile.BadZipFile):
-            continue
+        )
+    also = f" (which also holds kbundle's cache at {cache})" if shared else ""
     return disk_full(
         exc,
-        what=f"the file system of the lib {lib}",
+        what=f"the file system of the lib {lib}{also}",
         folder=lib.parent,
-        needed=needed,
+        needed=_unpacked_bytes([f for f in files.values() if f is not None]) or None,
         hint="The previous lib is unchanged. Free space there, or vendor into a folder "
         "on another file system (-t DIR).",
     )
+
+
+def _device(folder: Path) -> int | None:
+    for candidate in (folder, *folder.parents):
+        try:
+            return candidate.stat().st_dev
+        except OSError:
+            continue
+    return None
+
+
+def _unpacked_bytes(wheels: Sequence[Path]) -> int:
+    """What the wheels take once unpacked (their zip members' sizes)."""
+    total = 0
+    for wheel in wheels:
+        if not wheel.name.endswith(".whl"):
+            continue
+        try:
+            with zipfile.ZipFile(wheel) as archive:
+                total += sum(info.file_size for info in archive.infolist())
+        except (OSError, zipfile.BadZipFile):
+            continue
+    return total
 
 
 def _disk_bytes(root: Path) -> int:

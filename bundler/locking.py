@@ -157,6 +157,9 @@ def _far_behind(
             allow_pre=request.pre,
             preferred=policy.preferred,
             constraints=policy.constraints,
+            # `--keep NAME` (fixed to the image's copy) arrives as Policy.keep
+            # with the image-scope work; until then there is nothing kept.
+            kept=frozenset(getattr(policy, "keep", frozenset())),
         )
     except KbundleError as exc:
         log.debug("newer-version check skipped: %s", exc)

@@ -307,9 +307,9 @@ def _why(
 
 
 def _conflicting(name: NormalizedName, conflicts: Sequence[Conflict]) -> list[NormalizedName]:
-    """The packages the trial's conflict is about, the pinned package itself last."""
+    """The packages the trial's conflict is about; the pinned package itself when none other."""
     names = sorted({c.requirement.name for c in conflicts} - {name})
-    return names or ([name] if conflicts else [])
+    return names or [name]
 
 
 def _explain(

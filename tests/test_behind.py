@@ -81,3 +81,19 @@ def test_nothing_when_the_newest_was_chosen() -> None:
         )
         == []
     )
+
+
+def test_a_preloaded_requested_package_names_itself() -> None:
+    text = TARGET.replace(b"[installed]", b'preloaded = ["unsloth"]\n[installed]')
+    text += b'unsloth = "2024.8"\n'
+    target = parse_target_toml(parse_toml(text, "t"), "t", Path())
+    image = Candidate(UNSLOTH, Version("2024.8"), "image")
+    [found] = find_far_behind(
+        target,
+        [Requirement(UNSLOTH, SpecifierSet())],
+        {UNSLOTH: image},
+        lambda name: Offer((NEW, OLD), ()),
+        lambda name, version: [],  # the pin alone cannot be met: nothing else conflicts
+    )
+    assert [c.kind for c in found.constraints] == ["preloaded"]
+    assert "unsloth is preloaded by the host at 2024.8" in found.message()

@@ -107,8 +107,10 @@ def atomic_writer(path: Path) -> Iterator[IO[bytes]]:
         with os.fdopen(fd, "wb") as handle:
             yield handle
         tmp.replace(path)
-    except BaseException:
+    except BaseException as exc:
         tmp.unlink(missing_ok=True)
+        if isinstance(exc, OSError) and exc.filename is None:
+            exc.filename = str(path)  # a failed write() names no file: say which one
         raise
 
 
@@ -149,8 +151,13 @@ class PartFile:
     def append(self, data: bytes) -> None:
         """Add ``data`` at the end, flushed so a crash loses at most this chunk."""
         self._handle.seek(0, os.SEEK_END)
-        self._handle.write(data)
-        self._handle.flush()
+        try:
+            self._handle.write(data)
+            self._handle.flush()
+        except OSError as exc:
+            if exc.filename is None:
+                exc.filename = str(self.path)  # a full disk: say which file system
+            raise
 
     def truncate(self) -> None:
         """Drop every byte: the next attempt starts from scratch."""

@@ -7,12 +7,17 @@ Command-line options override it; relative paths in it are relative to the
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TypeVar
 
 from packaging.utils import canonicalize_name
 
+from bundler.errors import InputError
 from bundler.toml_table import Table, load_toml
+
+T = TypeVar("T")
 
 KNOWN_KEYS = frozenset(
     {
@@ -77,30 +82,51 @@ def load_config(pyproject: Path | None) -> Config:
     if "kbundle" not in tool.data:
         return Config(path=pyproject)
     table = tool.get_table("kbundle")
-    table.reject_unknown(KNOWN_KEYS)
     base = pyproject.parent
+    # Validate fully, report once: every bad key in one message, not the first.
+    problems: list[str] = []
+
+    def get(read: Callable[[], T], default: T) -> T:
+        try:
+            return read()
+        except InputError as exc:
+            problems.append(str(exc).removeprefix(f"{pyproject}: ").rstrip("."))
+            return default
 
     def path(key: str) -> Path | None:
-        value = table.get_str(key)
+        value = get(lambda: table.get_str(key), None)
         return _join(base, value) if value else None
 
-    pins = table.get_str_map("index-pins")
-    return Config(
+    def strings(key: str) -> list[str]:
+        return get(lambda: table.get_str_list(key), [])
+
+    get(lambda: table.reject_unknown(KNOWN_KEYS), None)
+    pins: dict[str, str] = get(lambda: table.get_str_map("index-pins"), {})
+    config = Config(
         path=pyproject,
-        target=_target_spec(table.get_str("target"), base),
+        target=_target_spec(get(lambda: table.get_str("target"), None), base),
         manifest=path("manifest"),
-        requirements=tuple(table.get_str_list("requirements")),
-        requirements_files=tuple(_join(base, p) for p in table.get_str_list("requirements-files")),
+        requirements=tuple(strings("requirements")),
+        requirements_files=tuple(_join(base, p) for p in strings("requirements-files")),
         lock=path("lock"),
         lib=path("lib"),
-        index_url=table.get_str("index-url"),
-        extra_index_urls=tuple(table.get_str_list("extra-index-urls")),
-        find_links=tuple(_local_or_url(v, base) for v in table.get_str_list("find-links")),
+        index_url=get(lambda: table.get_str("index-url"), None),
+        extra_index_urls=tuple(strings("extra-index-urls")),
+        find_links=tuple(_local_or_url(v, base) for v in strings("find-links")),
         index_pins={str(canonicalize_name(k)): v for k, v in pins.items()},
-        build=tuple(_names(table.get_str_list("build"))),
-        cuda_index=tuple(_names(table.get_str_list("cuda-index"))),
-        offline_env=table.get_bool("offline-env", default=True),
+        build=tuple(_names(strings("build"))),
+        cuda_index=tuple(_names(strings("cuda-index"))),
+        offline_env=get(lambda: table.get_bool("offline-env", default=True), True),
     )
+    if len(problems) == 1:
+        raise InputError(problems[0], source=str(pyproject))
+    if problems:
+        raise InputError(
+            f"{len(problems)} problems in [tool.kbundle]: " + "; ".join(problems),
+            source=str(pyproject),
+            hint="Fix them all, then run again.",
+        )
+    return config
 
 
 def _target_spec(value: str | None, base: Path) -> str | None:

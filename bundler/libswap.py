@@ -17,7 +17,7 @@ deletes every other leftover; the vendor command runs it first thing. The
 guarantee is about process death: file contents are not fsync'ed, so after
 a power loss the new tree may hold truncated files (only the directory
 renames are flushed). Two vendors running at once on one ``dest`` are not
-supported; the caller is expected to serialise them.
+supported here; :func:`bundler.libdest.lib_lock` serialises them.
 """
 
 from __future__ import annotations

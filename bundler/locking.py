@@ -9,18 +9,22 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from packaging.specifiers import SpecifierSet
 from packaging.utils import NormalizedName, canonicalize_name
 from packaging.version import InvalidVersion, Version
+from resolvelib import BaseReporter, Resolver
+from resolvelib.resolvers import ResolutionImpossible, ResolutionTooDeep
 
-from bundler.errors import InputError
+from bundler.behind import Conflict, find_far_behind
+from bundler.candidates import Candidate
+from bundler.errors import InputError, KbundleError
 from bundler.http import HttpClient
 from bundler.index import Finder, IndexConfig
 from bundler.lock_model import Lock
 from bundler.prefetch import PrefetchingSource
-from bundler.provider import Policy, Requirement
+from bundler.provider import PackageSource, Policy, Requirement, TargetProvider
 from bundler.requirements_file import Req
 from bundler.resolve import Resolution, resolve, to_lock
 from bundler.target import Target
@@ -50,6 +54,8 @@ class LockOutcome:
     lock: Lock
     resolution: Resolution
     seconds: float
+    #: Requested packages far behind their newest usable version, and why.
+    warnings: tuple[str, ...] = ()
 
 
 def kept_pins(request: LockRequest) -> dict[NormalizedName, Version]:
@@ -109,5 +115,53 @@ def run_lock(request: LockRequest) -> LockOutcome:
     ]
     with PrefetchingSource(Finder(request.index, client)) as source:
         resolution = resolve(request.target, roots, source=source, policy=policy)
+        warnings = _far_behind(request, roots, resolution, source, policy)
     lock = to_lock(request.target, resolution, [str(r.requirement) for r in request.requirements])
-    return LockOutcome(lock, resolution, time.perf_counter() - started)
+    return LockOutcome(lock, resolution, time.perf_counter() - started, warnings)
+
+
+def _far_behind(
+    request: LockRequest,
+    roots: Sequence[Requirement],
+    resolution: Resolution,
+    source: PackageSource,
+    policy: Policy,
+) -> tuple[str, ...]:
+    """Warnings for requested packages far behind their newest version (see bundler.behind).
+
+    Advice only: a failure to look (offline, an index error) never fails the lock.
+    """
+    provider = TargetProvider(request.target, source, policy)
+
+    def trial(name: NormalizedName, version: Version) -> list[Conflict] | None:
+        pin = Requirement(name, SpecifierSet(f"=={version}"), origin="a newer-version check")
+        fresh = replace(policy, excluded_image=set(policy.excluded_image))
+        resolver: Resolver[Requirement, Candidate, str] = Resolver(
+            TargetProvider(request.target, source, fresh), BaseReporter()
+        )
+        try:
+            resolver.resolve([*roots, pin], max_rounds=2_000)
+        except ResolutionImpossible as exc:
+            return [Conflict(c.requirement, c.parent) for c in exc.causes if c.requirement != pin]
+        except ResolutionTooDeep:
+            return []
+        return None
+
+    try:
+        found = find_far_behind(
+            request.target,
+            roots,
+            resolution.chosen,
+            provider.offer,
+            trial,
+            allow_pre=request.pre,
+            preferred=policy.preferred,
+            constraints=policy.constraints,
+            # `--keep NAME` (fixed to the image's copy) arrives as Policy.keep
+            # with the image-scope work; until then there is nothing kept.
+            kept=frozenset(getattr(policy, "keep", frozenset())),
+        )
+    except KbundleError as exc:
+        log.debug("newer-version check skipped: %s", exc)
+        return ()
+    return tuple(f.message() for f in found)

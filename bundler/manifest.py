@@ -145,6 +145,9 @@ _NON_PACKAGE_PREFIXES = ("CUDA_", "PYTHON_", "BASE_", "CPU_", "GPU_")
 _INSTALLED_HEADER_RE = re.compile(r"^\s*\[\s*installed\s*[.\]]", re.MULTILINE)
 _TOML_LOCATION_RE = re.compile(r"\s*\(at line (?P<line>\d+), column (?P<column>\d+)\)$")
 _BARE_TOML_KEY_RE = re.compile(r"^[A-Za-z0-9_-]+$")
+# A TOML table or array-of-tables header line: `[installed]`, `[[x.y]]`, `["a b"]`.
+_TOML_KEY = r"""(?:[A-Za-z0-9_-]+|"[^"]*"|'[^']*')"""
+_TOML_HEADER_RE = re.compile(rf"^\[\[?\s*{_TOML_KEY}(?:\s*\.\s*{_TOML_KEY})*\s*\]\]?\s*(?:#.*)?$")
 
 _Format: TypeAlias = Literal["freeze", "json", "toml", "pins"]
 
@@ -250,9 +253,12 @@ def _detect_format(text: str) -> _Format:
     if first.startswith("{"):
         return "json"
     if first.startswith("["):
-        # `[{...}]` / `[]` is JSON; `[name]` / `[[name]]` is a TOML table header.
-        after = first[1:].lstrip()
-        return "json" if after[:1] in ("", "{", "]") else "toml"
+        # `[name]` / `[[name]]` is a TOML table header; anything else after `[`
+        # (`{`, `]`, a number) can only be JSON, even wrong JSON. `["a"]` is
+        # both: whatever parses as JSON is JSON.
+        if _TOML_HEADER_RE.match(first) and not _is_json(text):
+            return "toml"
+        return "json"
     if _INSTALLED_HEADER_RE.search(text):
         return "toml"
     lines = [_strip_comment(line) for line in _lines(text)]
@@ -261,6 +267,14 @@ def _detect_format(text: str) -> _Format:
     ):
         return "pins"
     return "freeze"
+
+
+def _is_json(text: str) -> bool:
+    try:
+        json.loads(text)
+    except json.JSONDecodeError:
+        return False
+    return True
 
 
 def _is_significant(line: str) -> bool:
@@ -439,7 +453,7 @@ def _parse_json(text: str, source: str) -> Manifest:
         dist = _dist_from_json(item)
         if dist is None:
             raise InputError(
-                f"entry {index} ({json.dumps(item)[:80]}) needs string 'name' and 'version'.",
+                f"JSON entry {index} ({json.dumps(item)[:80]}) needs string 'name' and 'version'.",
                 source=source,
                 hint=hint,
             )

@@ -51,6 +51,7 @@ from packaging.requirements import InvalidRequirement, Requirement
 from packaging.utils import InvalidName, NormalizedName, canonicalize_name
 
 from bundler.errors import InputError
+from bundler.inputs import check_project_name
 
 __all__ = [
     "Req",
@@ -346,7 +347,7 @@ def _parse_options(tokens: Sequence[str], where: _Where) -> Iterable[_Option]:
 
 def _requirement(text: str, source: str, line: int | None) -> Requirement:
     try:
-        return Requirement(text)
+        requirement = Requirement(text)
     except InvalidRequirement as exc:
         # packaging's message has a caret diagram on later lines; the CLI
         # prints one paragraph, so keep the first line only.
@@ -357,6 +358,8 @@ def _requirement(text: str, source: str, line: int | None) -> Requirement:
             line=line,
             hint=_requirement_hint(text),
         ) from exc
+    check_project_name(requirement.name, f"{source}:{line}" if line is not None else source)
+    return requirement
 
 
 def _requirement_hint(text: str) -> str:

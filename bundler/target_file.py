@@ -110,6 +110,14 @@ def parse_target_toml(doc: Mapping[str, Any], source: str, base_dir: Path) -> Ta
     abi = top.get_str("abi") or f"cp{major}{minor}"
 
     explicit_tags = top.get_str_list("platform_tags")
+    if "platform_tags" in doc and not explicit_tags:
+        # An empty list would leave no wheel installable; absence is how to say "derive".
+        raise top.error(
+            "platform_tags",
+            "is an empty list",
+            hint="List the wheel tags the target accepts, best first, or remove the key "
+            "to derive them from arch and glibc.",
+        )
     if explicit_tags:
         tags = _parse_tags(explicit_tags, top)
     else:

@@ -59,10 +59,17 @@ class Table:
     def reject_unknown(self, known: set[str] | frozenset[str]) -> None:
         """Unknown keys are errors: a typo must not be silently ignored."""
         unknown = sorted(set(self.data) - known)
-        if unknown:
+        if len(unknown) == 1:
             raise self.error(
                 unknown[0],
                 "is not a known setting",
+                hint="Known keys: " + ", ".join(sorted(known)) + ".",
+            )
+        if unknown:
+            names = ", ".join(f"'{self.key(k)}'" for k in unknown)
+            raise InputError(
+                f"keys {names} are not known settings",
+                source=self.source,
                 hint="Known keys: " + ", ".join(sorted(known)) + ".",
             )
 

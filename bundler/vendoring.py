@@ -11,8 +11,9 @@ import json
 import logging
 import tempfile
 import time
+import zipfile
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from packaging.utils import canonicalize_name
@@ -23,10 +24,11 @@ from bundler.build import build_wheel
 from bundler.cache import atomic_write, cache_dir
 from bundler.cuda import runtime_requirements
 from bundler.elf import read_elf
-from bundler.errors import InputError
+from bundler.errors import DiskFull, InputError, disk_full, free_bytes, is_disk_full
 from bundler.http import HttpClient
 from bundler.index import Finder, IndexConfig
 from bundler.install import InstalledWheel, install_wheels, link_identical_files
+from bundler.libdest import check_destination, lib_lock
 from bundler.libswap import recover, staging_dir, swap_into_place
 from bundler.lock_model import Artifact, Lock, LockedPackage
 from bundler.locking import LockRequest, run_lock
@@ -56,6 +58,8 @@ class VendorRequest:
     jobs: int | None = None
     #: Write the offline switches of the locked libraries into kbundle_boot.
     offline_env: bool = True
+    #: Replace ``lib`` even when it is a non-empty folder kbundle did not write.
+    force: bool = False
 
 
 @dataclass(frozen=True)
@@ -277,7 +281,25 @@ def fetch_and_build(
 
 
 def run_vendor(request: VendorRequest, progress: ProgressFactory | None = None) -> VendorOutcome:
-    """Vendor ``request.lock`` into ``request.lib`` (see the module docstring)."""
+    """Vendor ``request.lock`` into ``request.lib`` (see the module docstring).
+
+    The lib must be missing, empty or a kbundle lib (unless ``force``), and
+    one run at a time holds it (:mod:`bundler.libdest`). A full file system
+    is a :class:`~bundler.errors.DiskFull` saying which one and what it needed.
+    """
+    lib = check_destination(request.lib, force=request.force)
+    request = replace(request, lib=lib)
+    cache_dir().mkdir(parents=True, exist_ok=True)
+    with lib_lock(lib):
+        try:
+            return _vendor_locked(request, progress)
+        except OSError as exc:
+            if not is_disk_full(exc):
+                raise
+            raise _disk_full(exc, request) from exc
+
+
+def _vendor_locked(request: VendorRequest, progress: ProgressFactory | None) -> VendorOutcome:
     started = time.perf_counter()
     notes = recover(request.lib)
     warnings: list[str] = []
@@ -324,6 +346,68 @@ def run_vendor(request: VendorRequest, progress: ProgressFactory | None = None) 
         warnings=tuple(warnings),
         bytes=on_disk,
     )
+
+
+def _disk_full(exc: OSError, request: VendorRequest) -> DiskFull:
+    """Which file system filled up (kbundle's cache or the lib's), what it needed.
+
+    A failed ``write()`` names no file; then the file system with less room
+    left is the full one (when the cache and the lib share one, it is both).
+    """
+    cache, lib = cache_dir(), request.lib
+    path = Path(exc.filename) if exc.filename else None
+    shared = _device(cache) == _device(lib.parent)
+    if path is not None:
+        in_cache = path == cache or cache in path.parents
+    else:
+        in_cache = not shared and (free_bytes(cache) or 0) < (free_bytes(lib.parent) or 0)
+    finder = Finder(request.index, HttpClient(offline=True))
+    artifacts = [a for p in request.lock.vendored if (a := p.wheel or p.sdist) is not None]
+    files = {a: finder.cached_file(_link(a)) for a in artifacts}
+    if in_cache:
+        # What is still to come: the files not complete in the cache yet.
+        missing = [a.size or 0 for a, f in files.items() if f is None]
+        return disk_full(
+            exc,
+            what=f"kbundle's cache at {cache}",
+            folder=cache,
+            needed=sum(missing) or None,
+            hint="The files already complete stay cached and a partial one is resumed next "
+            "time. Free space there, or set KBUNDLE_CACHE_DIR to a folder on a file system "
+            "with room.",
+        )
+    also = f" (which also holds kbundle's cache at {cache})" if shared else ""
+    return disk_full(
+        exc,
+        what=f"the file system of the lib {lib}{also}",
+        folder=lib.parent,
+        needed=_unpacked_bytes([f for f in files.values() if f is not None]) or None,
+        hint="The previous lib is unchanged. Free space there, or vendor into a folder "
+        "on another file system (-t DIR).",
+    )
+
+
+def _device(folder: Path) -> int | None:
+    for candidate in (folder, *folder.parents):
+        try:
+            return candidate.stat().st_dev
+        except OSError:
+            continue
+    return None
+
+
+def _unpacked_bytes(wheels: Sequence[Path]) -> int:
+    """What the wheels take once unpacked (their zip members' sizes)."""
+    total = 0
+    for wheel in wheels:
+        if not wheel.name.endswith(".whl"):
+            continue
+        try:
+            with zipfile.ZipFile(wheel) as archive:
+                total += sum(info.file_size for info in archive.infolist())
+        except (OSError, zipfile.BadZipFile):
+            continue
+    return total
 
 
 def _disk_bytes(root: Path) -> int:

@@ -99,7 +99,9 @@ def test_requirements_preloaded_and_tags(tmp_path: Path) -> None:
     )
     _dist(lib, "wrongtag", "1.0", tag="cp312-cp312-manylinux_2_17_x86_64")
     manifest = tmp_path / "freeze.txt"
-    manifest.write_text("numpy==1.26.4\ntorch==2.1.2\ntorchvision==0.16.2\ntomli==2.0.1\n")
+    manifest.write_text(
+        "numpy==1.26.4\ntorch==2.1.2\ntorchvision==0.16.2\ntomli==2.0.1\ntransformers==4.41.2\n"
+    )
     code, doc, _ = _check(
         "--lib", str(lib), "--target", "kaggle-gpu-2024", "--manifest", str(manifest)
     )

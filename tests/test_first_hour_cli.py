@@ -210,6 +210,10 @@ def test_check_verbose_lists_the_cuda_libraries_and_where_they_are(tmp_path: Pat
         check=True,
     )
     shutil.copy(build / "libcudart.so.12", lib / "nvidia" / "cuda_runtime" / "lib")
+    # `check --lib` wants a lib: installed distributions, as `pip install -t` leaves.
+    dist_info = lib / "gpupkg-1.0.dist-info"
+    dist_info.mkdir()
+    (dist_info / "METADATA").write_text("Metadata-Version: 2.1\nName: gpupkg\nVersion: 1.0\n")
     res = run_cli("check", "-v", "--lib", str(lib), "--target", "kaggle-t4", cwd=tmp_path)
     lines = [line for line in res.stderr.splitlines() if line.startswith("cuda: ")]
     assert lines == [

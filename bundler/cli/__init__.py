@@ -19,7 +19,7 @@ import click
 
 from bundler import __version__
 from bundler.cli.settings import Settings, setup_logging
-from bundler.errors import KbundleError
+from bundler.errors import KbundleError, environment_error
 
 # Command name -> "module:attribute". Commands are imported only when run (or
 # listed by --help): `kbundle vendor` need not load the ELF reader `check`
@@ -82,6 +82,15 @@ class _Group(click.Group):
         except Exception as exc:
             if os.environ.get("KBUNDLE_DEBUG"):
                 raise
+            if isinstance(exc, OSError):
+                # A full disk, a read-only mount, a permission: the machine's
+                # state, not a bug. Steps that know more raised their own error.
+                from bundler.cache import cache_dir
+
+                error = environment_error(exc, cache_dir())
+                if error is not None:
+                    log.debug("error detail", exc_info=True)
+                    raise _ReportedError(str(error), error.exit_code) from exc
             raise _ReportedError(
                 f"internal error: {type(exc).__name__}: {exc}. This is a bug in kbundle; "
                 "run again with KBUNDLE_DEBUG=1 to see the traceback and report it.",

@@ -12,11 +12,15 @@ from rich.console import Console
 from bundler.check import CheckInputs, exit_code, run_checks
 from bundler.check.native import cuda_libraries
 from bundler.cli.lock_cmd import default_lock_path
+from bundler.cli.options import preloaded_option
 from bundler.cli.output import plural, report_console, show_path
+from bundler.cli.paths import FolderPath
 from bundler.cli.settings import settings, verbosity_options
 from bundler.cli.vendor_cmd import default_lib
 from bundler.errors import InputError
 from bundler.http import HttpClient
+from bundler.inputs import check_url
+from bundler.libdest import MARKER
 from bundler.lockfile import read_lock
 from bundler.manifest import Manifest, load_manifest, parse_manifest
 from bundler.presets import load_target
@@ -26,6 +30,7 @@ from bundler.target import Target
 def _manifest(spec: str) -> tuple[Manifest, str]:
     """A manifest from a file or an http(s) URL (fetched through kbundle's cache)."""
     if "://" in spec and not spec.startswith("file://"):
+        check_url(spec, "--manifest")
         response = HttpClient().get(spec)
         response.raise_for_status()
         try:
@@ -55,6 +60,25 @@ def _print_cuda_libraries(console: Console, lib: Path, target: Target) -> None:
         console.print(f"cuda: {item.soname}: {where}{users}", highlight=False, markup=False)
 
 
+def _check_is_lib(lib: Path) -> None:
+    """A folder with nothing installed is not a lib: "check ok" on it would mislead.
+
+    A lib kbundle vendored has ``kbundle.json``; one ``pip install -t`` filled
+    has ``*.dist-info`` folders and is checked too (without the record).
+    """
+    if not lib.is_dir():
+        raise InputError("no such folder", source=str(lib), hint="Give --lib the folder vendored.")
+    if (lib / MARKER).is_file() or any(lib.glob("*.dist-info")):
+        return
+    raise InputError(
+        f"is not a lib: it has no {MARKER} and no installed distributions (*.dist-info), "
+        "so there is nothing to check",
+        source=str(lib),
+        hint=f"Vendor into it with `kbundle vendor -t {lib}`, or give --lib the folder "
+        "kbundle vendored.",
+    )
+
+
 @click.command("check")
 @verbosity_options
 @click.option(
@@ -66,7 +90,7 @@ def _print_cuda_libraries(console: Console, lib: Path, target: Target) -> None:
 @click.option(
     "--lib",
     "lib",
-    type=click.Path(path_type=Path, file_okay=False),
+    type=FolderPath(),
     help="The vendored lib folder to check (default: [tool.kbundle] lib when it exists); "
     "given alone, it is compared with the project's lock when there is one.",
 )
@@ -84,6 +108,7 @@ def _print_cuda_libraries(console: Console, lib: Path, target: Target) -> None:
 )
 @click.option("--json", "as_json", is_flag=True, help="Print the findings as JSON on stdout.")
 @click.option("--strict", is_flag=True, help="Fail on warnings too.")
+@preloaded_option
 def check(
     lock_path: Path | None,
     lib: Path | None,
@@ -91,6 +116,7 @@ def check(
     manifest: str | None,
     as_json: bool,
     strict: bool,
+    preloaded: str | None,
 ) -> None:
     """Check a lock and a lib against the target image, from files alone (no GPU needed).
 
@@ -109,9 +135,7 @@ def check(
     s = settings()
     config = s.config
     installed = _manifest(manifest) if manifest else None
-    t = load_target(target or config.target)
-    if installed is not None:
-        t = t.with_installed(installed[0], installed[1])
+    t = load_target(target or config.target, preloaded=preloaded, installed=installed)
     # The target was loaded above; a --manifest changes its packages, not its name.
     default_lock = default_lock_path(config, t)
     if lock_path is None and lib is None:
@@ -127,6 +151,8 @@ def check(
         # A lib alone would pass although the project's lock moved on (a new
         # `kbundle lock` since the last vendor): compare the two.
         lock_path = default_lock
+    if lib is not None:
+        _check_is_lib(lib)
     lock = read_lock(lock_path) if lock_path is not None else None
     findings = run_checks(
         CheckInputs(

@@ -11,7 +11,6 @@ from packaging.requirements import InvalidRequirement, Requirement
 from packaging.utils import canonicalize_name
 from rich.table import Table
 
-from bundler.cache import atomic_write
 from bundler.cli.options import LockInputs, lock_inputs, replace_option
 from bundler.cli.output import plural, report_console, show_path
 from bundler.cli.settings import Settings, settings, verbosity_options
@@ -19,9 +18,11 @@ from bundler.config import Config
 from bundler.cuda import CUDA_INDEXES, index_tags
 from bundler.errors import InputError
 from bundler.index import IndexConfig, default_index_url
+from bundler.inputs import check_project_name, check_url
 from bundler.lock_model import Lock
 from bundler.lockfile import read_lock, render_lock, render_requirements_txt
 from bundler.locking import LockOutcome, LockRequest, run_lock
+from bundler.output_file import write_output
 from bundler.presets import load_target
 from bundler.requirements_file import (
     Req,
@@ -71,6 +72,7 @@ def gather_request(
             source="kbundle lock",
         )
     cuda_pins = cuda_index_pins((*config.cuda_index, *inputs.cuda_indexes))
+    _check_urls_and_names(inputs, files_input, config)
     primary = inputs.index_url or files_input.index_url or config.index_url or default_index_url()
     extras = (*inputs.extra_index_urls, *files_input.extra_index_urls, *config.extra_index_urls)
     index = IndexConfig(
@@ -97,6 +99,28 @@ def gather_request(
         upgrade=inputs.upgrade,
         upgrade_packages=frozenset(canonicalize_name(n) for n in inputs.upgrade_packages),
     )
+
+
+def _check_urls_and_names(
+    inputs: LockInputs, files_input: RequirementsInput, config: Config
+) -> None:
+    """Index URLs and package names that cannot work fail here, before any request."""
+    where = str(config.path)
+    urls = [(u, "-i/--index-url") for u in (inputs.index_url,) if u]
+    urls += [(u, "--extra-index-url") for u in inputs.extra_index_urls]
+    urls += [(u, "requirements file") for u in (files_input.index_url,) if u]
+    urls += [(u, "requirements file") for u in files_input.extra_index_urls]
+    urls += [(u, where) for u in (config.index_url, *config.extra_index_urls) if u]
+    urls += [(u, f"{where}: index-pins") for u in config.index_pins.values()]
+    links = (*inputs.find_links, *files_input.find_links, *config.find_links)
+    urls += [(u, "-f/--find-links") for u in links if "://" in u]
+    for url, source in urls:
+        check_url(url, source)
+    for name in inputs.build:
+        if name != ":all:":
+            check_project_name(name, "--build")
+    for name in inputs.upgrade_packages:
+        check_project_name(name, "-P/--upgrade-package")
 
 
 def cuda_index_pins(names: Sequence[str]) -> dict[str, str]:
@@ -147,6 +171,11 @@ def report_table(outcome: LockOutcome, path: Path) -> None:
     console.print(table)
     for note in outcome.resolution.notes:
         console.print(f"note: {note}", highlight=False)
+    for warning in outcome.warnings:
+        # Unwrapped: the versions and commands in it stay copy-pasteable.
+        console.print(
+            f"warning: {warning}", style="yellow", highlight=False, markup=False, soft_wrap=True
+        )
     console.print(
         f"{plural(len(lock.packages), 'package')} for {lock.target_name}: "
         f"{len(lock.image)} from the image, {len(lock.vendored)} to vendor "
@@ -225,6 +254,7 @@ def lock_json(outcome: LockOutcome, path: Path) -> dict[str, object]:
         "seconds": round(outcome.seconds, 3),
         "vendor_bytes": vendor_bytes(lock),
         "packages": packages,
+        "warnings": list(outcome.warnings),
     }
 
 
@@ -264,7 +294,9 @@ def lock(
     """
     s = settings()
     config = s.config
-    t = load_target(inputs.target or config.target, inputs.manifest or config.manifest)
+    t = load_target(
+        inputs.target or config.target, inputs.manifest or config.manifest, inputs.preloaded
+    )
     path = output or default_lock_path(config, t)
     existing = read_lock(path) if path.is_file() else None
     request = gather_request(
@@ -276,7 +308,7 @@ def lock(
     )
     replacing = check_replacement(existing, request, path, replace)
     outcome = run_lock(request)
-    atomic_write(path, render_lock(outcome.lock).encode())
+    write_output(path, render_lock(outcome.lock).encode(), what="the lock", option="-o/--output")
     if export_requirements is not None:
         sources: dict[str, list[str]] = {}
         for req in (*request.requirements, *request.constraints):
@@ -284,7 +316,12 @@ def lock(
         text = render_requirements_txt(
             outcome.lock, command=f"kbundle lock -o {path}", sources=sources
         )
-        atomic_write(export_requirements, text.encode())
+        write_output(
+            export_requirements,
+            text.encode(),
+            what="the requirements",
+            option="--export-requirements",
+        )
     if as_json:
         click.echo(json.dumps(lock_json(outcome, path), indent=2))
     if not s.quiet:

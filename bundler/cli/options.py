@@ -113,6 +113,14 @@ resolve_options = _compose(
 )
 
 
+preloaded_option = click.option(
+    "--preloaded",
+    metavar="NAMES",
+    help="Set the target's preloaded packages (imported by the host before your code): "
+    "comma-separated names, '' for none. They must be in the image's package list.",
+)
+
+
 @dataclass(frozen=True)
 class LockInputs:
     """Everything ``lock`` and ``vendor`` take to describe a resolution."""
@@ -131,6 +139,7 @@ class LockInputs:
     pre: bool
     upgrade: bool
     upgrade_packages: tuple[str, ...]
+    preloaded: str | None = None
 
 
 def lock_inputs(func: F) -> F:
@@ -142,7 +151,7 @@ def lock_inputs(func: F) -> F:
         inputs = LockInputs(**{name: kwargs.pop(name) for name in names})
         return func(*args, inputs=inputs, **kwargs)
 
-    return target_options(index_options(resolve_options(wrapper)))  # type: ignore[return-value]
+    return target_options(preloaded_option(index_options(resolve_options(wrapper))))  # type: ignore[return-value]
 
 
 # --- replacing a lock (lock, vendor) ---

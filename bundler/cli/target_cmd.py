@@ -12,6 +12,7 @@ from rich.table import Table
 
 from bundler.capture import run_probe, target_from_facts
 from bundler.cli.settings import settings, verbosity_options
+from bundler.output_file import write_output
 from bundler.presets import DEFAULT_TARGET, aliases_of, load_preset, load_target, preset_names
 from bundler.target import Target
 from bundler.target_file import render_target_toml
@@ -72,7 +73,7 @@ def show(spec: str | None, manifest: Path | None, as_json: bool) -> None:
     [tool.kbundle] target, else the built-in default (kaggle-gpu-2026).
     """
     config = settings().config
-    t = load_target(spec or config.target, manifest or config.manifest)
+    t = load_target(spec or config.target, manifest or config.manifest, consistent=False)
     if as_json:
         click.echo(json.dumps(t.to_json(), indent=2))
         return
@@ -121,16 +122,20 @@ def capture(python: str, output: Path | None, name: str | None, preloaded: tuple
     facts = run_probe(python)
     default_name = output.name.split(".")[0] if output else "captured"
     t = target_from_facts(facts, name=name or default_name, preloaded=names)
+    if missing := [n for n in t.preloaded if n not in t.installed]:
+        # Lock, vendor and check refuse such a target; say so now, not later.
+        click.echo(
+            f"kbundle: warning: --preloaded names {', '.join(missing)}, which {python} does "
+            "not have installed; lock, vendor and check refuse this target until it does",
+            err=True,
+        )
     text = render_target_toml(
         t, header="# kbundle target captured by `kbundle target capture`; safe to commit.\n"
     )
     if output is None:
         click.echo(text, nl=False)
         return
-    output.parent.mkdir(parents=True, exist_ok=True)
-    tmp = output.with_name(output.name + ".tmp")
-    tmp.write_text(text, encoding="utf-8")
-    tmp.replace(output)
+    write_output(output, text.encode(), what="the target file", option="-o/--output")
     if settings().quiet:
         return
     cuda = f", CUDA {_cuda_summary(t)}" if t.cuda else ", no CUDA"

@@ -10,7 +10,6 @@ from rich.console import Console
 from rich.table import Table
 
 from bundler.bootstrap import SNIPPET
-from bundler.cache import atomic_write
 from bundler.cli.lock_cmd import (
     check_replacement,
     default_lock_path,
@@ -20,12 +19,15 @@ from bundler.cli.lock_cmd import (
 )
 from bundler.cli.options import LockInputs, lock_inputs, replace_option
 from bundler.cli.output import plural, report_console, show_path
+from bundler.cli.paths import FolderPath
 from bundler.cli.progress import download_progress
 from bundler.cli.settings import settings, verbosity_options
 from bundler.config import Config
 from bundler.errors import InputError
+from bundler.libdest import check_destination
 from bundler.lockfile import read_lock, render_lock
 from bundler.locking import run_lock
+from bundler.output_file import write_output
 from bundler.presets import load_target
 from bundler.vendoring import VendorOutcome, VendorRequest, check_lock_matches_target, run_vendor
 from bundler.wheelhouse import REQUIREMENTS, WheelhouseOutcome, run_wheelhouse
@@ -114,7 +116,7 @@ def _wheelhouse_json(outcome: WheelhouseOutcome) -> dict[str, object]:
     "-t",
     "--lib",
     "lib",
-    type=click.Path(path_type=Path, file_okay=False),
+    type=FolderPath(),
     help="The lib folder to fill (default: [tool.kbundle] lib, else submission/lib).",
 )
 @click.option(
@@ -149,6 +151,12 @@ def _wheelhouse_json(outcome: WheelhouseOutcome) -> dict[str, object]:
     "into DIR, for `pip install --no-index --find-links DIR -r DIR/requirements.txt`.",
 )
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON on stdout.")
+@click.option(
+    "--force",
+    is_flag=True,
+    help="Replace the lib folder even when it is not empty and not a kbundle lib "
+    "(its contents are deleted).",
+)
 def vendor(
     requirements: tuple[str, ...],
     inputs: LockInputs,
@@ -160,6 +168,7 @@ def vendor(
     replace: bool,
     wheelhouse: Path | None,
     as_json: bool,
+    force: bool,
 ) -> None:
     """Download, build and install the locked packages into a lib/ folder.
 
@@ -179,11 +188,24 @@ def vendor(
         )
     if wheelhouse is not None:
         check_wheelhouse(wheelhouse)  # before a lock is written for nothing
-    t = load_target(inputs.target or config.target, inputs.manifest or config.manifest)
+    t = load_target(
+        inputs.target or config.target, inputs.manifest or config.manifest, inputs.preloaded
+    )
     path = lock_path or default_lock_path(config, t)
+    if wheelhouse is None:
+        lib = check_destination(lib or default_lib(config), force=force)  # before any slow step
     # Lock first when there is no lock yet or new requirements are given
     # (keeping the existing pins that still fit, as `kbundle lock` does).
     relock = bool(requirements or inputs.requirement_files) or not path.is_file()
+    if not path.is_file() and not (
+        requirements or inputs.requirement_files or config.requirements or config.requirements_files
+    ):
+        raise InputError(
+            "no such lock file, and no requirements to lock it from",
+            source=str(path),
+            hint=f"Write it first with `kbundle lock REQUIREMENT... -o {path}`, or give "
+            "requirements to `kbundle vendor` to lock them now.",
+        )
     existing = read_lock(path) if relock and path.is_file() else None
     request = gather_request(
         s,
@@ -196,7 +218,7 @@ def vendor(
     if relock:
         replacing = check_replacement(existing, request, path, replace)
         locked = run_lock(request)
-        atomic_write(path, render_lock(locked.lock).encode())
+        write_output(path, render_lock(locked.lock).encode(), what="the lock", option="--lock")
         if not s.quiet:
             if replacing:
                 report_console().print(f"warning: {replacing}", style="yellow", highlight=False)
@@ -216,6 +238,7 @@ def vendor(
         offline=inputs.offline,
         jobs=jobs,
         offline_env=config.offline_env,
+        force=force,
     )
     if wheelhouse is not None:
         with download_progress(not s.quiet) as progress:

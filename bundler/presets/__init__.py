@@ -7,12 +7,14 @@ real ``pip freeze`` files they came from.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from functools import cache
 from importlib import resources
 from pathlib import Path
 
 from bundler.errors import InputError
-from bundler.manifest import load_manifest
+from bundler.inputs import check_project_name
+from bundler.manifest import Manifest, load_manifest
 from bundler.target import Target
 from bundler.target_file import load_target_file, parse_target_toml
 from bundler.toml_table import Table, parse_toml
@@ -60,15 +62,59 @@ def load_preset(name: str) -> Target:
     return parse_target_toml(parse_toml(path.read_bytes(), str(path)), str(path), path.parent)
 
 
-def load_target(spec: str | None, manifest: Path | None = None) -> Target:
+def load_target(
+    spec: str | None,
+    manifest: Path | None = None,
+    preloaded: str | None = None,
+    *,
+    installed: tuple[Manifest, str] | None = None,
+    consistent: bool = True,
+) -> Target:
     """The target a user named: a preset, an alias or a file; default preset if None.
 
-    ``manifest`` replaces the target's installed list (``--manifest``).
+    ``manifest`` (a file) or ``installed`` (a parsed list and where it came
+    from) replaces the target's installed list (``--manifest``), and
+    ``preloaded`` its preloaded list (``--preloaded``: comma-separated names,
+    ``""`` for none). With ``consistent`` the result must be consistent
+    (:func:`check_preloaded`); ``kbundle target show`` shows any target as it is.
     """
     spec = spec or DEFAULT_TARGET
     path = Path(spec)
     looks_like_path = "/" in spec or path.suffix in (".toml", ".json")
     target = load_target_file(path) if looks_like_path or path.is_file() else load_preset(spec)
     if manifest is not None:
-        target = target.with_installed(load_manifest(manifest), str(manifest))
+        installed = (load_manifest(manifest), str(manifest))
+    if installed is not None:
+        target = target.with_installed(*installed)
+    if preloaded is not None:
+        target = replace(target, preloaded=parse_preloaded(preloaded))
+    if consistent:
+        check_preloaded(target)
     return target
+
+
+def parse_preloaded(text: str) -> tuple[str, ...]:
+    """``--preloaded torch,transformers``: canonical names; ``""`` is the empty list."""
+    names = [n.strip() for n in text.split(",") if n.strip()]
+    return tuple(sorted({check_project_name(n, "--preloaded") for n in names}))
+
+
+def check_preloaded(target: Target) -> None:
+    """A preloaded package the image does not have is a contradiction: say so.
+
+    The host imports a preloaded package from the image before user code
+    runs, so it must be in the image's package list. Taken as is, every set
+    needing it would fail with a resolution error that hides the cause
+    (typically a ``--manifest`` that replaced a preset's packages).
+    """
+    missing = [name for name in target.preloaded if name not in target.installed]
+    if not missing:
+        return
+    listing = target.sources[-1] if target.sources else target.name
+    raise InputError(
+        f"target {target.name} says the host preloads {', '.join(missing)}, but its package "
+        f"list ({listing}) does not have {'it' if len(missing) == 1 else 'them'}: a preloaded "
+        "package is imported from the image, so the image must have it",
+        hint="Add the package(s) to the package list, or set the preloaded list with "
+        "--preloaded NAMES on lock, vendor and check (--preloaded '' for none).",
+    )

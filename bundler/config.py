@@ -27,6 +27,8 @@ KNOWN_KEYS = frozenset(
         "index-pins",
         "build",
         "cuda-index",
+        "keep",
+        "strict-image",
     }
 )
 
@@ -37,7 +39,9 @@ class Config:
 
     ``index_pins`` maps a canonical package name to the one index URL it may
     come from (the guard against dependency confusion); ``build`` lists the
-    packages allowed to be built from source (``":all:"`` for every one).
+    packages allowed to be built from source (``":all:"`` for every one);
+    ``keep`` image packages fixed at the image's version and ``strict_image``
+    the whole-image consistency rule (see :mod:`bundler.shadowing`).
     """
 
     path: Path | None = None
@@ -53,6 +57,8 @@ class Config:
     index_pins: dict[str, str] = field(default_factory=dict)
     build: tuple[str, ...] = ()
     cuda_index: tuple[str, ...] = ()
+    keep: tuple[str, ...] = ()
+    strict_image: bool = False
 
 
 def find_pyproject(start: Path) -> Path | None:
@@ -95,6 +101,8 @@ def load_config(pyproject: Path | None) -> Config:
         index_pins={str(canonicalize_name(k)): v for k, v in pins.items()},
         build=tuple(_names(table.get_str_list("build"))),
         cuda_index=tuple(_names(table.get_str_list("cuda-index"))),
+        keep=tuple(_names(table.get_str_list("keep"))),
+        strict_image=table.get_bool("strict-image"),
     )
 
 

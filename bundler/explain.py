@@ -73,6 +73,12 @@ def explain_impossible(
                     f"Require the image's {name} {dist.version} (or a range that includes it), "
                     "or use a target whose image has the version you need."
                 )
+            elif name in provider.policy.keep:
+                text += f", kept with --keep {name}: no other version of {name} can be used"
+                hints.append(
+                    f"Drop --keep {name} to let the bundle ship another {name}, or require "
+                    f"versions that work with the image's {name} {dist.version}."
+                )
         offer = provider.offer(name)
         if offer.candidates:
             versions = ", ".join(str(c.version) for c in offer.candidates[:8])

@@ -43,6 +43,8 @@ class LockRequest:
     previous: Lock | None = None
     upgrade: bool = False
     upgrade_packages: frozenset[str] = field(default_factory=frozenset)
+    keep: frozenset[NormalizedName] = frozenset()
+    strict_image: bool = False
 
 
 @dataclass(frozen=True)
@@ -101,6 +103,8 @@ def run_lock(request: LockRequest) -> LockOutcome:
         allow_pre=request.pre,
         preferred=kept_pins(request),
         constraints=_constraints(request.constraints),
+        keep=request.keep,
+        strict_image=request.strict_image,
     )
     roots = [
         Requirement.from_pkg(r.requirement, r.location)
@@ -109,5 +113,10 @@ def run_lock(request: LockRequest) -> LockOutcome:
     ]
     with PrefetchingSource(Finder(request.index, client)) as source:
         resolution = resolve(request.target, roots, source=source, policy=policy)
-    lock = to_lock(request.target, resolution, [str(r.requirement) for r in request.requirements])
+    lock = to_lock(
+        request.target,
+        resolution,
+        [str(r.requirement) for r in request.requirements],
+        strict_image=request.strict_image,
+    )
     return LockOutcome(lock, resolution, time.perf_counter() - started)

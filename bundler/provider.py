@@ -87,13 +87,22 @@ class Requirement:
 
 @dataclass
 class Policy:
-    """Choices the user makes: what may be built, pins to keep, pre-releases."""
+    """Choices the user makes: what may be built, pins to keep, pre-releases.
+
+    ``keep`` names image packages fixed at the image's version (as if
+    preloaded); ``strict_image`` keeps the whole image consistent rather than
+    the scope :mod:`bundler.shadowing` describes. ``excluded_image`` is the
+    resolver's own: image packages that must follow a shadowed one, so only a
+    different release from the index will do.
+    """
 
     may_build: frozenset[str] = frozenset()
     allow_pre: bool = False
     preferred: Mapping[NormalizedName, Version] = field(default_factory=dict)
     constraints: Mapping[NormalizedName, SpecifierSet] = field(default_factory=dict)
-    excluded_image: set[NormalizedName] = field(default_factory=set)
+    excluded_image: frozenset[NormalizedName] = frozenset()
+    keep: frozenset[NormalizedName] = frozenset()
+    strict_image: bool = False
 
     def builds(self, name: NormalizedName) -> bool:
         return ":all:" in self.may_build or name in self.may_build
@@ -119,8 +128,13 @@ class TargetProvider(AbstractProvider[Requirement, Candidate, str]):
         self._offers: dict[NormalizedName, Offer] = {}
         self._metadata: dict[Candidate, DistMetadata] = {}
         self.image_requires_source: dict[NormalizedName, str] = {}
+        self._image_reqs: dict[NormalizedName, tuple[PkgRequirement, ...] | None] = {}
 
     # -- candidates ---------------------------------------------------------------------
+
+    def fixed(self, name: NormalizedName) -> bool:
+        """Is only the image's copy of ``name`` allowed (preloaded or ``--keep``)?"""
+        return name in self.target.preloaded or name in self.policy.keep
 
     def offer(self, name: NormalizedName) -> Offer:
         """What the indexes offer for ``name`` on the target (memoised)."""
@@ -176,8 +190,9 @@ class TargetProvider(AbstractProvider[Requirement, Candidate, str]):
             return
         constraint = self.policy.constraints.get(name)
         image = self.image_candidate(name)
-        if name in self.target.preloaded:
-            # The host imported it before user code: only the image's copy can run.
+        if self.fixed(name):
+            # The host imported it before user code (or the user keeps it): only
+            # the image's copy will do.
             pool: list[Candidate] = [image] if image is not None else []
         else:
             fitting_image = image.with_extras(extras) if image and extras else image
@@ -188,6 +203,11 @@ class TargetProvider(AbstractProvider[Requirement, Candidate, str]):
             ):
                 yield fitting_image
             pool = self._index_pool(name, reqs)
+            if image is not None:
+                # The image's own release again from the index adds nothing (and
+                # cannot fix a package that must follow: same release, same needs).
+                same = image.version.public if name in self.policy.excluded_image else None
+                pool = [c for c in pool if c.version != image.version and c.version.public != same]
         fits = [
             c
             for c in (p.with_extras(extras) if extras else p for p in pool)
@@ -358,16 +378,17 @@ class TargetProvider(AbstractProvider[Requirement, Candidate, str]):
     def image_requires(self, name: NormalizedName) -> DistMetadata | None:
         """The requirements of the image's copy of ``name``, or None if unknown.
 
-        Captured requirements when the target has them; else the index metadata
+        Captured requirements when the target has them, or those its preset
+        recorded from the index (:class:`~bundler.target.IndexFacts`); else the index metadata
         of the same public version (the closest thing), recorded in
         :attr:`image_requires_source` so reports can say which was used.
         """
         dist = self.target.installed.get(name)
         if dist is None:
             return None
-        if dist.requires is not None:
-            self.image_requires_source[name] = "captured from the image"
-            return parse_requirement_strings(dist.requires, f"image {name}")
+        recorded = self.target.recorded_requires(name)
+        if recorded is not None:
+            return parse_requirement_strings(recorded, f"image {name}")
         if dist.version is None:
             return None
         public = Version(dist.version).public
@@ -376,6 +397,23 @@ class TargetProvider(AbstractProvider[Requirement, Candidate, str]):
                 self.image_requires_source[name] = f"index metadata of {name} {public}"
                 return self.metadata(candidate)
         return None
+
+    def image_requirements(self, name: NormalizedName) -> tuple[PkgRequirement, ...] | None:
+        """:meth:`image_requires` as requirements (memoised; safe from threads)."""
+        if name not in self._image_reqs:
+            try:
+                meta = self.image_requires(name)
+            except KbundleError as exc:
+                # An image package whose index copy cannot be read is left unknown:
+                # it cannot be checked, and the lock does not fail for it.
+                log.warning("requirements of the image's %s: %s", name, exc)
+                meta = None
+            self._image_reqs[name] = meta.requires_dist if meta is not None else None
+        return self._image_reqs[name]
+
+    def requires_known(self, name: NormalizedName) -> bool:
+        """Are the image's requirements of ``name`` known without fetching anything?"""
+        return name in self._image_reqs or self.target.recorded_requires(name) is not None
 
 
 def _is_pin(req: Requirement) -> bool:

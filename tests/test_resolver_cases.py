@@ -101,7 +101,11 @@ def _target(case: dict[str, Any]):  # type: ignore[no-untyped-def]
 def test_case(case: dict[str, Any]) -> None:
     target = _target(case)
     roots = [Requirement.from_pkg(PkgRequirement(r), "test") for r in case["requested"]]
-    policy = Policy(may_build=frozenset(case.get("build", [])))
+    policy = Policy(
+        may_build=frozenset(case.get("build", [])),
+        keep=frozenset(NormalizedName(n) for n in case.get("keep", [])),
+        strict_image=case.get("strict_image", False),
+    )
     source = JsonSource(INDEX)
     if "conflicted" in case:
         with pytest.raises(ResolutionFailed) as info:
@@ -113,5 +117,14 @@ def test_case(case: dict[str, Any]) -> None:
         return
     result = resolve(target, roots, source=source, policy=policy)
     got = {name: f"{c.version} {c.source}" for name, c in result.chosen.items()}
+    if case.get("exactly"):
+        # The whole resolved set: nothing vendored beyond what the case names.
+        assert got == case["resolved"]
     for name, expected in case["resolved"].items():
         assert got.get(name) == expected, (name, got)
+    for needle in case.get("warnings", []):
+        assert any(needle in w for w in result.warnings), (needle, result.warnings)
+    for needle in case.get("notes", []):
+        assert any(needle in n for n in result.notes), (needle, result.notes)
+    if case.get("no_warnings"):
+        assert result.warnings == []

@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import click
-from packaging.utils import canonicalize_name
+from packaging.utils import NormalizedName, canonicalize_name
 from rich.console import Console
 from rich.table import Table
 
@@ -96,7 +96,22 @@ def gather_request(
         previous=previous,
         upgrade=inputs.upgrade,
         upgrade_packages=frozenset(canonicalize_name(n) for n in inputs.upgrade_packages),
+        keep=kept_names(target, (*config.keep, *inputs.keep)),
+        strict_image=inputs.strict_image or config.strict_image,
     )
+
+
+def kept_names(target: Target, names: Sequence[str]) -> frozenset[NormalizedName]:
+    """``--keep`` / ``keep = [...]``: image packages fixed at the image's version."""
+    kept = frozenset(canonicalize_name(n) for n in names)
+    missing = sorted(n for n in kept if n not in target.installed)
+    if missing:
+        raise InputError(
+            f"--keep {missing[0]}: the image of target {target.name} has no {missing[0]}",
+            source="--keep",
+            hint="Keep only packages the image has (`kbundle target show` lists them).",
+        )
+    return kept
 
 
 def cuda_index_pins(names: Sequence[str]) -> dict[str, str]:
@@ -146,7 +161,9 @@ def report_table(outcome: LockOutcome, path: Path) -> None:
     console = Console(stderr=True, width=None if sys.stderr.isatty() else 120)
     console.print(table)
     for note in outcome.resolution.notes:
-        console.print(f"note: {note}", highlight=False)
+        console.print(f"note: {note}", highlight=False, markup=False)
+    for warning in outcome.resolution.warnings:
+        console.print(f"warning: {warning}", highlight=False, markup=False)
     vendored = len(lock.vendored)
     console.print(
         f"{len(lock.packages)} packages for {lock.target_name}: {len(lock.image)} from the image, "
@@ -177,6 +194,8 @@ def lock_json(outcome: LockOutcome, path: Path) -> dict[str, object]:
         "seconds": round(outcome.seconds, 3),
         "vendor_bytes": vendor_bytes(lock),
         "packages": packages,
+        "notes": outcome.resolution.notes,
+        "warnings": outcome.resolution.warnings,
     }
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from packaging.specifiers import SpecifierSet
 from packaging.utils import NormalizedName, canonicalize_name
@@ -23,6 +23,7 @@ from bundler.prefetch import PrefetchingSource
 from bundler.provider import Policy, Requirement
 from bundler.requirements_file import Req
 from bundler.resolve import Resolution, resolve, to_lock
+from bundler.shadow_cost import ShadowCost, shadow_costs
 from bundler.target import Target
 
 log = logging.getLogger(__name__)
@@ -52,6 +53,7 @@ class LockOutcome:
     lock: Lock
     resolution: Resolution
     seconds: float
+    shadow_costs: tuple[ShadowCost, ...] = ()
 
 
 def kept_pins(request: LockRequest) -> dict[NormalizedName, Version]:
@@ -113,10 +115,24 @@ def run_lock(request: LockRequest) -> LockOutcome:
     ]
     with PrefetchingSource(Finder(request.index, client)) as source:
         resolution = resolve(request.target, roots, source=source, policy=policy)
+
+        def keeping(name: NormalizedName) -> Resolution:
+            kept = replace(policy, keep=policy.keep | {name})
+            return resolve(
+                request.target, roots, source=source, policy=kept, shares=resolution.provider
+            )
+
+        costs = shadow_costs(
+            request.target,
+            resolution,
+            [str(r.requirement) for r in request.requirements],
+            resolve_keeping=keeping,
+            keep=sorted(request.keep),
+        )
     lock = to_lock(
         request.target,
         resolution,
         [str(r.requirement) for r in request.requirements],
         strict_image=request.strict_image,
     )
-    return LockOutcome(lock, resolution, time.perf_counter() - started)
+    return LockOutcome(lock, resolution, time.perf_counter() - started, tuple(costs))

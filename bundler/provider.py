@@ -117,7 +117,14 @@ def split_identifier(identifier: str) -> tuple[NormalizedName, frozenset[str]]:
 class TargetProvider(AbstractProvider[Requirement, Candidate, str]):
     """Resolution policy for one target (see module docstring)."""
 
-    def __init__(self, target: Target, source: PackageSource, policy: Policy) -> None:
+    def __init__(
+        self,
+        target: Target,
+        source: PackageSource,
+        policy: Policy,
+        *,
+        shares: TargetProvider | None = None,
+    ) -> None:
         self.target = target
         self.source = source
         self.policy = policy
@@ -129,6 +136,13 @@ class TargetProvider(AbstractProvider[Requirement, Candidate, str]):
         self._metadata: dict[Candidate, DistMetadata] = {}
         self.image_requires_source: dict[NormalizedName, str] = {}
         self._image_reqs: dict[NormalizedName, tuple[PkgRequirement, ...] | None] = {}
+        if shares is not None and shares.policy.may_build == policy.may_build:
+            # Another pass over the same target: offers and metadata do not
+            # depend on which image packages are kept or excluded.
+            self._offers = shares._offers
+            self._metadata = shares._metadata
+            self.image_requires_source = shares.image_requires_source
+            self._image_reqs = shares._image_reqs
 
     # -- candidates ---------------------------------------------------------------------
 
@@ -333,10 +347,8 @@ class TargetProvider(AbstractProvider[Requirement, Candidate, str]):
         """The file whose metadata the resolver will want first for these links."""
         if not links:
             return None
-        name = links[0].project
-        offer = build_offer(
-            name, links, self.target, self._ranks, may_build=self.policy.builds(name)
-        )
+        # The same memoised offer the resolver uses (``links`` are the source's).
+        offer = self.offer(links[0].project)
         return offer.candidates[0].link if offer.candidates else None
 
     def _marker_filtered(self, meta: DistMetadata, candidate: Candidate) -> Iterator[Requirement]:

@@ -69,6 +69,7 @@ class Resolution:
     warnings: list[str] = field(default_factory=list)
     followers: dict[NormalizedName, Break] = field(default_factory=dict)
     broken: list[Break] = field(default_factory=list)
+    provider: TargetProvider | None = None
 
 
 @dataclass
@@ -87,15 +88,22 @@ def resolve(
     source: PackageSource,
     policy: Policy,
     reporter: BaseReporter[Requirement, Candidate, str] | None = None,
+    shares: TargetProvider | None = None,
 ) -> Resolution:
-    """Resolve ``roots`` for ``target``; raises :class:`ResolutionFailed`."""
+    """Resolve ``roots`` for ``target``; raises :class:`ResolutionFailed`.
+
+    ``shares`` is the provider of an earlier resolution over the same target
+    and source, whose offers and metadata are reused.
+    """
     user_roots = list(roots)
     forced: dict[NormalizedName, Break] = {}
     tried: set[frozenset[NormalizedName]] = set()
     consistent: tuple[_Pass, dict[NormalizedName, Break]] | None = None
+    previous = shares
     for _ in range(_MAX_SHADOW_PASSES):
         tried.add(frozenset(forced))
-        result = _one_pass(target, user_roots, forced, source, policy, reporter)
+        result = _one_pass(target, user_roots, forced, source, policy, reporter, previous)
+        previous = result.provider
         new = {d: b for d, b in result.needed.items() if d not in forced}
         log.debug("shadow pass: %d followers needed, new: %s", len(result.needed), sorted(new))
         for b in new.values():
@@ -131,9 +139,11 @@ def _one_pass(
     source: PackageSource,
     policy: Policy,
     reporter: BaseReporter[Requirement, Candidate, str] | None,
+    shares: TargetProvider | None,
 ) -> _Pass:
     log.debug("shadow pass with followers %s", sorted(forced))
-    provider = TargetProvider(target, source, replace(policy, excluded_image=frozenset(forced)))
+    pass_policy = replace(policy, excluded_image=frozenset(forced))
+    provider = TargetProvider(target, source, pass_policy, shares=shares)
     roots = user_roots + [
         Requirement(d, SpecifierSet(), origin=b.sentence(), text=str(d)) for d, b in forced.items()
     ]
@@ -223,7 +233,6 @@ def _breaks(
         shadowed,
         closure=closure,
         requires_of=provider.image_requirements,
-        known_requires=provider.requires_known,
         strict=strict,
     )
     for dependent in sorted(forced):
@@ -233,7 +242,6 @@ def _breaks(
             others,
             closure=closure,
             requires_of=provider.image_requirements,
-            known_requires=provider.requires_known,
             strict=strict,
             only=(dependent,),
         )
@@ -285,6 +293,7 @@ def _resolution(
         warnings,
         followers,
         [b for b in final.broken if not b.follows],
+        final.provider,
     )
 
 

@@ -148,7 +148,6 @@ def find_breaks(
     *,
     closure: Collection[NormalizedName],
     requires_of: RequiresOf,
-    known_requires: Callable[[NormalizedName], bool],
     strict: bool = False,
     only: Collection[NormalizedName] | None = None,
 ) -> list[Break]:
@@ -157,21 +156,22 @@ def find_breaks(
     ``shadowed`` maps each vendored name the image also has to the vendored
     version. Requirements are asked of ``requires_of`` only for packages that
     may be in scope (closure, native dependents, preloaded, or every one when
-    ``strict``) or whose requirements are already known (``known_requires``,
-    which costs nothing): the rest of a rich image is never looked up.
+    ``strict``) or whose recorded requirements name a shadowed package
+    (:meth:`Target.requirers`, which costs nothing): the rest of a rich image
+    is never looked up.
     """
     if not shadowed:
         return []
-    natives = {d for name in shadowed for d in NATIVE_DEPENDENTS.get(name, ())}
+    candidates: set[str] = set(target.installed) if strict else set(closure)
+    candidates |= set(target.preloaded)
+    for name in shadowed:
+        candidates |= NATIVE_DEPENDENTS.get(name, frozenset()) | target.requirers(name)
+    if only is not None:
+        candidates &= set(only)
     breaks: list[Break] = []
-    for key in sorted(target.installed if only is None else only):
+    for key in sorted(candidates):
         dependent = NormalizedName(key)
         if dependent in shadowed or dependent not in target.installed:
-            continue
-        candidate_scope = (
-            strict or dependent in closure or dependent in natives or dependent in target.preloaded
-        )
-        if not candidate_scope and not known_requires(dependent):
             continue
         for req in requires_of(dependent) or ():
             name = canonicalize_name(req.name)

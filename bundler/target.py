@@ -9,14 +9,18 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from functools import cached_property
 from typing import Any
 
 from packaging.tags import Tag
+from packaging.utils import canonicalize_name
 
 from bundler.manifest import Manifest
+
+_REQUIREMENT_NAME = re.compile(r"\s*([A-Za-z0-9][A-Za-z0-9._-]*)")
 
 
 @dataclass(frozen=True)
@@ -102,6 +106,21 @@ class Target:
         if facts is not None and facts.version == dist.version:
             return facts.requires
         return None
+
+    def requirers(self, name: str) -> frozenset[str]:
+        """Image packages whose recorded requirements name ``name`` (no parsing:
+        the name of a requirement string is its first token)."""
+        return self._requirers.get(name, frozenset())
+
+    @cached_property
+    def _requirers(self) -> dict[str, frozenset[str]]:
+        index: dict[str, set[str]] = {}
+        for owner in self.installed:
+            for text in self.recorded_requires(owner) or ():
+                match = _REQUIREMENT_NAME.match(text)
+                if match:
+                    index.setdefault(canonicalize_name(match.group(1)), set()).add(owner)
+        return {name: frozenset(owners) for name, owners in index.items()}
 
     def installed_size(self, name: str) -> int | None:
         """The wheel size of the image's release of ``name``, when recorded."""

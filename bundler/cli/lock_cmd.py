@@ -164,6 +164,8 @@ def report_table(outcome: LockOutcome, path: Path) -> None:
         console.print(f"note: {note}", highlight=False, markup=False)
     for warning in outcome.resolution.warnings:
         console.print(f"warning: {warning}", highlight=False, markup=False)
+    for cost in outcome.shadow_costs:
+        console.print(f"shadow: {cost.sentence()}", highlight=False, markup=False)
     vendored = len(lock.vendored)
     console.print(
         f"{len(lock.packages)} packages for {lock.target_name}: {len(lock.image)} from the image, "
@@ -196,6 +198,7 @@ def lock_json(outcome: LockOutcome, path: Path) -> dict[str, object]:
         "packages": packages,
         "notes": outcome.resolution.notes,
         "warnings": outcome.resolution.warnings,
+        "shadows": [c.to_json() for c in outcome.shadow_costs],
     }
 
 

@@ -249,6 +249,8 @@ class Finder:
         self._files: _Memo[str, list[Link]] = _Memo()
         self._find_links: _Memo[str, list[Link]] = _Memo()
         self._metadata: _Memo[str, bytes] = _Memo()
+        #: Project → why its pinned indexes could not be reached (when it fell back).
+        self.unreachable: dict[NormalizedName, list[str]] = {}
 
     # -- files ----------------------------------------------------------------
 
@@ -273,6 +275,7 @@ class Finder:
                     if not fallback:
                         raise
                     unreachable.add(host)
+                    self.unreachable.setdefault(project, []).append(exc.message)
                     log.warning("%s is not reachable (%s)", redact_url(index_url), exc.message)
                     continue
                 if page is not None:

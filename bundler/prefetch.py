@@ -45,6 +45,9 @@ class PrefetchingSource:
     def metadata(self, link: Link) -> bytes | None:
         return self.finder.metadata(link)
 
+    def unreachable(self, name: NormalizedName) -> Sequence[str]:
+        return self.finder.unreachable.get(name, ())
+
     def prepared_metadata(self, link: Link) -> bytes:
         with tempfile.TemporaryDirectory(prefix="kbundle-sdist-") as tmp:
             sdist = self.finder.download(link, Path(tmp))

@@ -47,6 +47,9 @@ class PackageSource(Protocol):
     def prepared_metadata(self, link: Link) -> bytes:
         """Core metadata of a dynamic sdist from its build backend (runs its code)."""
 
+    def unreachable(self, name: NormalizedName) -> Sequence[str]:
+        """Why indexes that ``name`` is pinned to could not be reached (empty: none)."""
+
     def hint(
         self, names: Iterable[tuple[NormalizedName, Callable[[Sequence[Link]], Link | None]]]
     ) -> None:
@@ -227,7 +230,7 @@ class TargetProvider(AbstractProvider[Requirement, Candidate, str]):
             for c in (p.with_extras(extras) if extras else p for p in pool)
             if self._fits(c, reqs, bad, constraint)
         ]
-        if not self.policy.allow_pre and not any(_mentions_pre(r) for r in reqs):
+        if not self.policy.allow_pre and not any(mentions_pre(r) for r in reqs):
             finals = [c for c in fits if not c.version.is_prerelease or c.kind == "image"]
             # PEP 440: pre-releases only when nothing else satisfies.
             fits = finals or fits
@@ -432,7 +435,8 @@ def _is_pin(req: Requirement) -> bool:
     return req.exact is not None or any(s.operator in ("==", "===") for s in req.specifier)
 
 
-def _mentions_pre(req: Requirement) -> bool:
+def mentions_pre(req: Requirement) -> bool:
+    """Does the requirement name a pre-release (which allows pre-releases)?"""
     return any(
         Version(s.version.rstrip(".*")).is_prerelease
         for s in req.specifier

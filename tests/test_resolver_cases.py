@@ -60,6 +60,9 @@ class JsonSource:
             links.append(link)
         return links
 
+    def unreachable(self, name: NormalizedName) -> list[str]:
+        return []
+
     def hint(self, names: object) -> None:
         list(names)  # type: ignore[call-overload]
 
@@ -105,6 +108,7 @@ def test_case(case: dict[str, Any]) -> None:
         may_build=frozenset(case.get("build", [])),
         keep=frozenset(NormalizedName(n) for n in case.get("keep", [])),
         strict_image=case.get("strict_image", False),
+        allow_pre=case.get("pre", False),
     )
     source = JsonSource(INDEX)
     if "conflicted" in case:
@@ -113,6 +117,8 @@ def test_case(case: dict[str, Any]) -> None:
         assert set(case["conflicted"]) <= set(info.value.packages), str(info.value)
         for needle in case.get("message", []):
             assert needle in str(info.value), str(info.value)
+        for needle in case.get("not_in_message", []):
+            assert needle not in str(info.value), str(info.value)
         assert info.value.exit_code == 1
         return
     result = resolve(target, roots, source=source, policy=policy)

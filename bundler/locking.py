@@ -113,11 +113,17 @@ def run_lock(request: LockRequest) -> LockOutcome:
         for r in request.requirements
         if applies(r, request.target)
     ]
+    roots_names = {r.name for r in roots}
     with PrefetchingSource(Finder(request.index, client)) as source:
         resolution = resolve(request.target, roots, source=source, policy=policy)
 
         def keeping(name: NormalizedName) -> Resolution:
-            kept = replace(policy, keep=policy.keep | {name})
+            # The first lock's other pins first: most still fit.
+            pins = {n: c.version for n, c in resolution.chosen.items() if c.kind != "image"}
+            pins = {n: v for n, v in pins.items() if n != name and n not in roots_names}
+            kept = replace(
+                policy, keep=policy.keep | {name}, preferred={**pins, **policy.preferred}
+            )
             return resolve(
                 request.target, roots, source=source, policy=kept, shares=resolution.provider
             )

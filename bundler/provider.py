@@ -33,6 +33,8 @@ from bundler.target import Target
 log = logging.getLogger(__name__)
 
 PYTHON = "<python>"
+#: Older versions whose metadata is fetched ahead while the resolver backtracks.
+_PREFETCH_AHEAD = 4
 
 
 class PackageSource(Protocol):
@@ -49,6 +51,9 @@ class PackageSource(Protocol):
 
     def unreachable(self, name: NormalizedName) -> Sequence[str]:
         """Why indexes that ``name`` is pinned to could not be reached (empty: none)."""
+
+    def prefetch(self, links: Sequence[Link]) -> None:
+        """Metadata of ``links`` will probably be asked for soon (fetch it in the background)."""
 
     def hint(
         self, names: Iterable[tuple[NormalizedName, Callable[[Sequence[Link]], Link | None]]]
@@ -139,6 +144,7 @@ class TargetProvider(AbstractProvider[Requirement, Candidate, str]):
         self._metadata: dict[Candidate, DistMetadata] = {}
         self.image_requires_source: dict[NormalizedName, str] = {}
         self._image_reqs: dict[NormalizedName, tuple[PkgRequirement, ...] | None] = {}
+        self._satisfied: dict[int, tuple[Requirement, dict[Version, bool]]] = {}
         if shares is not None and shares.policy.may_build == policy.may_build:
             # Another pass over the same target: offers and metadata do not
             # depend on which image packages are kept or excluded.
@@ -280,8 +286,20 @@ class TargetProvider(AbstractProvider[Requirement, Candidate, str]):
                 candidate.version == requirement.exact.version
                 and candidate.kind == requirement.exact.kind
             )
-        # Installed and explicitly requested versions may be pre-releases.
-        return requirement.specifier.contains(candidate.version, prereleases=True)
+        # resolvelib re-checks every pin against every requirement on each round
+        # (hundreds of thousands of checks on a rich resolution): answer each
+        # (requirement, version) pair once. Keyed by identity, the entry keeps the
+        # requirement alive so its id is not reused.
+        entry = self._satisfied.get(id(requirement))
+        if entry is None or entry[0] is not requirement:
+            entry = self._satisfied[id(requirement)] = (requirement, {})
+        answers = entry[1]
+        answer = answers.get(candidate.version)
+        if answer is None:
+            # Installed and explicitly requested versions may be pre-releases.
+            answer = requirement.specifier.contains(candidate.version, prereleases=True)
+            answers[candidate.version] = answer
+        return answer
 
     def get_preference(
         self,
@@ -326,6 +344,8 @@ class TargetProvider(AbstractProvider[Requirement, Candidate, str]):
             # The image is internally consistent: its own requirements are not
             # re-resolved (its torch+cu121 is not the index's torch).
             return []
+        else:
+            self._prefetch_older(candidate)
         meta = self.metadata(candidate)
         if candidate.kind != "image" and meta.requires_python:
             deps.append(
@@ -341,6 +361,19 @@ class TargetProvider(AbstractProvider[Requirement, Candidate, str]):
             (d.name, self._best_link) for d in deps if d.name != PYTHON and not self._image_fits(d)
         )
         return deps
+
+    def _prefetch_older(self, candidate: Candidate) -> None:
+        # Past the newest version the resolver is backtracking through this
+        # project, one version at a time: fetch the next few ahead of it.
+        offer = self._offers.get(candidate.name)
+        if offer is None or not offer.candidates or offer.candidates[0] == candidate:
+            return
+        try:
+            at = offer.candidates.index(candidate)
+        except ValueError:
+            return
+        ahead = offer.candidates[at + 1 : at + 1 + _PREFETCH_AHEAD]
+        self.source.prefetch([c.link for c in ahead if c.link is not None])
 
     def _image_fits(self, req: Requirement) -> bool:
         image = self.image_candidate(req.name)

@@ -100,10 +100,15 @@ def resolve(
     tried: set[frozenset[NormalizedName]] = set()
     consistent: tuple[_Pass, dict[NormalizedName, Break]] | None = None
     previous = shares
+    pass_policy = policy
     for _ in range(_MAX_SHADOW_PASSES):
         tried.add(frozenset(forced))
-        result = _one_pass(target, user_roots, forced, source, policy, reporter, previous)
+        result = _one_pass(target, user_roots, forced, source, pass_policy, reporter, previous)
         previous = result.provider
+        # The next pass tries this one's pins first: most of them still fit, and
+        # the resolver then does not search its way back to them.
+        earlier = {n: c.version for n, c in result.chosen.items() if c.kind != "image"}
+        pass_policy = replace(policy, preferred={**earlier, **policy.preferred})
         new = {d: b for d, b in result.needed.items() if d not in forced}
         log.debug("shadow pass: %d followers needed, new: %s", len(result.needed), sorted(new))
         for b in new.values():

@@ -63,6 +63,9 @@ class JsonSource:
     def unreachable(self, name: NormalizedName) -> list[str]:
         return []
 
+    def prefetch(self, links: object) -> None:
+        pass
+
     def hint(self, names: object) -> None:
         list(names)  # type: ignore[call-overload]
 

@@ -28,7 +28,7 @@ import re
 import shutil
 import threading
 from concurrent.futures import Future, ThreadPoolExecutor, wait
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from email.parser import BytesHeaderParser
 from functools import partial
 from pathlib import Path
@@ -303,9 +303,10 @@ class Finder:
             return None
         response.raise_for_status()
         links = []
-        for link in parse_page(response.body, response.url, response.content_type):
+        page = parse_page(response.body, response.url, response.content_type, index_url=index_url)
+        for link in page:
             if link.project == project:
-                links.append(replace(link, index_url=index_url))
+                links.append(link)
             else:
                 log.debug("%s lists %s, not a %s file", redact_url(index_url), link, project)
         return links

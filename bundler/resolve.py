@@ -59,7 +59,8 @@ class Resolution:
 
     ``followers`` are the image packages vendored because a shadowed package
     broke them (with why, in the final state); ``warnings`` the out-of-scope
-    image packages that the bundle breaks (not vendored: not to be imported).
+    image packages that the bundle breaks (not vendored: not to be imported);
+    ``provider`` the last pass's, whose memos another resolution may share.
     """
 
     chosen: dict[NormalizedName, Candidate]
@@ -68,7 +69,6 @@ class Resolution:
     notes: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
     followers: dict[NormalizedName, Break] = field(default_factory=dict)
-    broken: list[Break] = field(default_factory=list)
     provider: TargetProvider | None = None
 
 
@@ -297,7 +297,6 @@ def _resolution(
         notes,
         warnings,
         followers,
-        [b for b in final.broken if not b.follows],
         final.provider,
     )
 

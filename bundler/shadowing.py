@@ -33,7 +33,7 @@ from dataclasses import dataclass
 
 from packaging.requirements import Requirement
 from packaging.utils import NormalizedName, canonicalize_name
-from packaging.version import InvalidVersion, Version
+from packaging.version import Version
 
 from bundler.target import Target
 
@@ -211,13 +211,3 @@ def _scope(
     if strict:
         return "strict"
     return None
-
-
-def same_release(a: str | None, b: Version) -> bool:
-    """Is version text ``a`` the same public release as ``b``?"""
-    if a is None:
-        return False
-    try:
-        return Version(a).public == b.public
-    except InvalidVersion:
-        return False

@@ -46,6 +46,9 @@ class LockRequest:
     upgrade_packages: frozenset[str] = field(default_factory=frozenset)
     keep: frozenset[NormalizedName] = frozenset()
     strict_image: bool = False
+    #: Command-line words that name this request's target (``--target X``),
+    #: repeated in the commands a report suggests.
+    target_options: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -134,6 +137,7 @@ def run_lock(request: LockRequest) -> LockOutcome:
             [str(r.requirement) for r in request.requirements],
             resolve_keeping=keeping,
             keep=sorted(request.keep),
+            options=request.target_options,
         )
     lock = to_lock(
         request.target,

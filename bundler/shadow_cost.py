@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 from packaging.utils import NormalizedName
 
-from bundler.explain import ResolutionFailed
+from bundler.errors import KbundleError
 from bundler.resolve import Resolution
 from bundler.target import Target
 
@@ -116,11 +116,14 @@ def shadow_costs(
     *,
     resolve_keeping: Callable[[NormalizedName], Resolution],
     keep: Sequence[str] = (),
+    options: Sequence[str] = (),
 ) -> list[ShadowCost]:
     """The large shadowed packages of ``resolution``, largest first.
 
     ``resolve_keeping(name)`` resolves the same request with the image's
-    ``name`` kept; it may raise :class:`ResolutionFailed`.
+    ``name`` kept (it may raise :class:`~bundler.errors.KbundleError`);
+    ``options`` are command-line words the suggested command repeats
+    (``--target kaggle-t4``).
     """
     shadowed = {
         n: c for n, c in resolution.chosen.items() if c.kind != "image" and n in target.installed
@@ -146,7 +149,9 @@ def shadow_costs(
         requested_by = sorted(r for r in roots if head in _reach(r, resolution.dependencies))
         alternative = None
         if head not in roots and requested_by and len(costs) < MAX_ALTERNATIVES:
-            alternative = _alternative(head, requested_by[0], requirements, keep, resolve_keeping)
+            alternative = _alternative(
+                head, requested_by[0], [*requirements, *options], keep, resolve_keeping
+            )
         costs.append(
             ShadowCost(
                 name=head,
@@ -165,17 +170,19 @@ def shadow_costs(
 def _alternative(
     name: NormalizedName,
     requester: str,
-    requirements: Sequence[str],
+    arguments: Sequence[str],
     keep: Sequence[str],
     resolve_keeping: Callable[[NormalizedName], Resolution],
 ) -> Alternative:
-    words = ["kbundle", "lock", *requirements]
+    words = ["kbundle", "lock", *arguments]
     for kept in (*keep, name):
         words += ["--keep", kept]
     command = shlex.join(words)
     try:
         other = resolve_keeping(name)
-    except ResolutionFailed as exc:
+    except KbundleError as exc:
+        # No such version (ResolutionFailed), or the index failed on the way:
+        # either way the lock itself stands, and the summary says why.
         return Alternative(requester, None, None, command, reason=exc.message)
     chosen = other.chosen.get(NormalizedName(requester))
     version = str(chosen.version) if chosen is not None else None

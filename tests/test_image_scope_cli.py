@@ -125,11 +125,22 @@ def test_followers_are_the_closure_and_the_abi_coupled_others_are_warnings(
     assert shadow["requested_by"] == ["llmrt"] and shadow["bytes"] > 0
     alternative = shadow["alternative"]
     assert alternative["version"] == "1.0"
-    assert alternative["command"] == "kbundle lock llmrt --keep torch"
+    assert alternative["command"] == f"kbundle lock llmrt --target {image} --keep torch"
     report = " ".join(res.stderr.split())  # the terminal report wraps long lines
     assert "warning: the image's gradio" in report
     assert "llmrt 1.0 works with the image's torch" in report
-    assert "`kbundle lock llmrt --keep torch`" in report
+    assert f"`kbundle lock llmrt --target {image} --keep torch`" in report
+
+
+def test_shadow_cost_says_when_no_version_works_with_the_image_copy(
+    index: IndexServer, image: Path, tmp_path: Path
+) -> None:
+    res = _lock(index, image, tmp_path, "llmrt==2.0")
+    assert res.exit_code == 0, res.stderr
+    [shadow] = json.loads(res.stdout)["shadows"]
+    assert shadow["alternative"]["version"] is None
+    assert "kept with --keep torch" in shadow["alternative"]["reason"]
+    assert "no llmrt works with the image's torch" in " ".join(res.stderr.split())
 
 
 def test_strict_image_vendors_every_broken_image_package(

@@ -98,6 +98,10 @@ def gather_request(
         upgrade_packages=frozenset(canonicalize_name(n) for n in inputs.upgrade_packages),
         keep=kept_names(target, (*config.keep, *inputs.keep)),
         strict_image=inputs.strict_image or config.strict_image,
+        target_options=(
+            *(("--target", inputs.target) if inputs.target else ()),
+            *(("--manifest", str(inputs.manifest)) if inputs.manifest else ()),
+        ),
     )
 
 

@@ -143,6 +143,43 @@ def test_shadow_cost_says_when_no_version_works_with_the_image_copy(
     assert "no llmrt works with the image's torch" in " ".join(res.stderr.split())
 
 
+def test_unrecorded_image_requirements_are_fetched_only_in_scope(
+    index: IndexServer, tmp_path: Path
+) -> None:
+    # The same image as a bare package list: nothing recorded about requirements.
+    bare = tmp_path / "bare.toml"
+    bare.write_text(
+        'format = 1\nname = "bare"\npython_full_version = "3.12.13"\nglibc = "2.35"\n'
+        "[installed]\n"
+        + "".join(
+            f'{name} = "{version}"\n'
+            for name, version in {
+                "torch": "2.10.0",
+                "torchvision": "0.25.0",
+                "typing-extensions": "4.15.0",
+                "huggingface-hub": "1.11.0",
+                "transformers": "5.0.0",
+                "gradio": "5.50.0",
+                "fastai": "2.8.0",
+            }.items()
+        )
+    )
+    res = _lock(index, bare, tmp_path, "llmrt")
+    assert res.exit_code == 0, res.stderr
+    doc = json.loads(res.stdout)
+    # In scope: transformers (reached) and torchvision (native on torch) follow.
+    assert _vendored(doc) == {
+        "llmrt": "2.0",
+        "torch": "2.9.0",
+        "torchvision": "0.24.0",
+        "huggingface-hub": "2.4.0",
+        "transformers": "5.20.0",
+    }
+    # Out of scope and unrecorded: never looked up (so no warning can name them).
+    assert not index.requests("/gradio/") and not index.requests("/fastai/")
+    assert not index.requests("gradio-") and not index.requests("fastai-")
+
+
 def test_strict_image_vendors_every_broken_image_package(
     index: IndexServer, image: Path, tmp_path: Path
 ) -> None:
@@ -220,3 +257,19 @@ def test_check_applies_the_same_scope(image: Path, tmp_path: Path) -> None:
     # transformers is what the app imports: an error; gradio is out of scope: a warning.
     assert found == {("error", "transformers"), ("warning", "gradio")}
     assert res.exit_code == 1
+
+
+def test_check_follows_the_strict_rule_recorded_in_the_lock(
+    index: IndexServer, image: Path, tmp_path: Path
+) -> None:
+    res = _lock(index, image, tmp_path, "huggingface-hub>=2", "--strict-image")
+    assert res.exit_code == 0, res.stderr
+    lib = tmp_path / "lib"
+    _dist(lib, "huggingface-hub", "2.4.0")  # gradio's copy from the lock is missing
+    res = run_cli(
+        "check", "--lock", str(tmp_path / "pylock.toml"), "--lib", str(lib),
+        "--target", str(image), "--json",
+    )  # fmt: skip
+    problems = json.loads(res.stdout)["problems"]
+    found = {(p["severity"], p["package"]) for p in problems if p["kind"] == "requirement"}
+    assert ("error", "gradio") in found and ("error", "transformers") in found

@@ -75,6 +75,15 @@ def explain_impossible(
                     f"Require the image's {name} {dist.version} (or a range that includes it), "
                     "or use a target whose image has the version you need."
                 )
+            elif name in provider.policy.excluded_image:
+                text += (
+                    f", which must follow a package this bundle ships over the image's copy: "
+                    f"no other release of {name} fits"
+                )
+                hints.append(
+                    f"Keep the image's copy of what {name} depends on (--keep NAME), or require "
+                    f"versions the image's {name} {dist.version} accepts."
+                )
             elif name in provider.policy.keep:
                 text += f", kept with --keep {name}: no other version of {name} can be used"
                 hints.append(
@@ -97,10 +106,15 @@ def explain_impossible(
             or not c.version.is_prerelease
             or any(mentions_pre(q) for q in specs[name])
         ]
+        none = "(pre-releases only)"
+        if name in provider.policy.excluded_image and dist is not None:
+            # A follower cannot be the image's own release again.
+            usable = [c for c in usable if str(c.version.public) != _public(dist.version)]
+            none = "(none but the image's own release)"
         if offer.candidates:
             versions = ", ".join(str(c.version) for c in usable[:8])
             more = " …" if len(usable) > 8 else ""
-            text += f". Usable versions on the index: {versions or '(pre-releases only)'}{more}"
+            text += f". Usable versions on the index: {versions or none}{more}"
             satisfiable = any(
                 all(q.specifier.contains(c.version, prereleases=True) for q in specs[name])
                 for c in offer.candidates
@@ -134,6 +148,13 @@ def explain_impossible(
         "Relax the conflicting requirements above, or pin one side to a version the other accepts."
     )
     return ResolutionFailed(message, hint=hint, packages=tuple(sorted(by_name)))
+
+
+def _public(version: str | None) -> str | None:
+    try:
+        return str(Version(version).public) if version else None
+    except InvalidVersion:
+        return version
 
 
 def _missing_pins(reqs: Sequence[Requirement], offer: Offer) -> list[Version]:

@@ -79,6 +79,24 @@ def _entry(finder: Finder, target: Target, name: NormalizedName) -> dict[str, An
     return entry
 
 
+def render(doc: dict[str, Any]) -> str:
+    """The file's text: one package per line, so a regeneration diffs per package."""
+    packages = doc["packages"]
+    lines = [
+        f"  {json.dumps(name)}: {json.dumps(packages[name], sort_keys=True)}"
+        for name in sorted(packages)
+    ]
+    head = {k: v for k, v in doc.items() if k != "packages"}
+    top = [f"  {json.dumps(k)}: {json.dumps(v)}," for k, v in sorted(head.items())]
+    return (
+        "{\n"
+        + "\n".join(top)
+        + '\n  "packages": {\n'
+        + ",\n".join("  " + line for line in lines)
+        + "\n  }\n}\n"
+    )
+
+
 def generate(preset: str, finder: Finder) -> Path:
     """Write the image requirements of ``preset``; returns the file written."""
     target = load_preset(preset)
@@ -93,7 +111,7 @@ def generate(preset: str, finder: Finder) -> Path:
         "packages": entries,
     }
     path = preset_folder() / f"{preset}{IMAGE_REQUIRES_SUFFIX}"
-    path.write_text(json.dumps(doc, indent=1, sort_keys=True) + "\n")
+    path.write_text(render(doc))
     known = sum(e["requires"] is not None for e in entries.values())
     print(f"{path}: {known} of {len(entries)} packages with requirements", file=sys.stderr)
     return path

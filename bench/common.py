@@ -74,6 +74,8 @@ class ReqSet:
     other_reqs: tuple[str, ...]
     kbundle_args: tuple[str, ...] = ()
     note: str = ""
+    # Lock-only sets (several GB to install) are vendored only when named.
+    lock_only: bool = False
 
     @property
     def python_xy(self) -> str:
@@ -172,12 +174,43 @@ SETS: tuple[ReqSet, ...] = (
         kbundle_reqs=tuple(DATA_SCIENCE),
         other_reqs=tuple(DATA_SCIENCE),
     ),
+    # The LLM stacks on the rich Kaggle T4 image (726 packages).
+    ReqSet(
+        key="vllm",
+        lock_only=True,
+        title="vllm",
+        target="kaggle-t4",
+        python_version="3.12.13",
+        glibc="2.35",
+        kbundle_reqs=("vllm",),
+        other_reqs=("vllm",),
+    ),
+    ReqSet(
+        key="unsloth",
+        lock_only=True,
+        title="unsloth",
+        target="kaggle-t4",
+        python_version="3.12.13",
+        glibc="2.35",
+        kbundle_reqs=("unsloth",),
+        other_reqs=("unsloth",),
+    ),
+    ReqSet(
+        key="hf-trl",
+        lock_only=True,
+        title="transformers bitsandbytes accelerate peft trl",
+        target="kaggle-t4",
+        python_version="3.12.13",
+        glibc="2.35",
+        kbundle_reqs=("transformers", "bitsandbytes", "accelerate", "peft", "trl"),
+        other_reqs=("transformers", "bitsandbytes", "accelerate", "peft", "trl"),
+    ),
 )
 
 
-def select_sets(keys: Sequence[str] | None) -> list[ReqSet]:
+def select_sets(keys: Sequence[str] | None, *, vendoring: bool = False) -> list[ReqSet]:
     if not keys:
-        return list(SETS)
+        return [s for s in SETS if not (vendoring and s.lock_only)]
     by_key = {s.key: s for s in SETS}
     unknown = [k for k in keys if k not in by_key]
     if unknown:

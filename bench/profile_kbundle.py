@@ -338,7 +338,7 @@ def main() -> None:
             prof = work / f"{s.key}-{tag}.prof"
             parts.append(breakdown_text(title, prof) + "\n\nPhases: " + phases(prof))
         parts.append(f"reports: {work}/{s.key}-{{cold,warm}}.{{cprofile,pyinstrument}}.txt")
-    for s in select_sets(args.vendor_sets) if args.vendor_sets else []:
+    for s in select_sets(args.vendor_sets, vendoring=True) if args.vendor_sets else []:
         for prof, tag in zip(vendor_profile(s, work), ("cold", "warm"), strict=False):
             title = f"`kbundle vendor` `{s.key}` {tag}"
             parts.append(breakdown_text(title, prof) + "\n\nPhases: " + phases(prof))

@@ -317,7 +317,7 @@ def main() -> None:
     args = parser.parse_args()
     tools = ensure_tools()
     index = index_url()
-    sets = select_sets(args.sets)
+    sets = select_sets(args.sets, vendoring=True)
     llama = llama_wheel(tools) if any(s.key == "llama" for s in sets) else None
     logs = fresh_dir(BENCH_DIR / "logs" / "vendor")
     results: dict[str, dict[str, Measurement]] = {}

@@ -34,6 +34,8 @@ KNOWN_KEYS = frozenset(
         "build",
         "cuda-index",
         "offline-env",
+        "keep",
+        "strict-image",
     }
 )
 
@@ -44,7 +46,9 @@ class Config:
 
     ``index_pins`` maps a canonical package name to the one index URL it may
     come from (the guard against dependency confusion); ``build`` lists the
-    packages allowed to be built from source (``":all:"`` for every one).
+    packages allowed to be built from source (``":all:"`` for every one);
+    ``keep`` image packages fixed at the image's version and ``strict_image``
+    the whole-image consistency rule (see :mod:`bundler.shadowing`).
     """
 
     path: Path | None = None
@@ -62,6 +66,8 @@ class Config:
     cuda_index: tuple[str, ...] = ()
     #: kbundle_boot sets the libraries' offline switches (bundler/offline_env.py).
     offline_env: bool = True
+    keep: tuple[str, ...] = ()
+    strict_image: bool = False
 
 
 def find_pyproject(start: Path) -> Path | None:
@@ -117,6 +123,8 @@ def load_config(pyproject: Path | None) -> Config:
         build=tuple(_names(strings("build"))),
         cuda_index=tuple(_names(strings("cuda-index"))),
         offline_env=get(lambda: table.get_bool("offline-env", default=True), True),
+        keep=tuple(_names(strings("keep"))),
+        strict_image=get(lambda: table.get_bool("strict-image"), False),
     )
     if len(problems) == 1:
         raise InputError(problems[0], source=str(pyproject))

@@ -11,16 +11,17 @@ from collections import defaultdict
 from typing import TYPE_CHECKING
 
 from packaging.utils import NormalizedName
+from packaging.version import InvalidVersion, Version
 
 from bundler.errors import KbundleError
-from bundler.provider import PYTHON, Requirement, TargetProvider
+from bundler.provider import PYTHON, Requirement, TargetProvider, mentions_pre
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
 
     from resolvelib.resolvers import ResolutionImpossible
 
-    from bundler.candidates import Candidate, Rejection
+    from bundler.candidates import Candidate, Offer, Rejection
 
 
 class ResolutionFailed(KbundleError):
@@ -51,6 +52,7 @@ def explain_impossible(
         specs[req.name].append(req)
     parts: list[str] = []
     hints: list[str] = []
+    unknown: list[NormalizedName] = []
     target = provider.target
     for name, chain in sorted(by_name.items()):
         if name == PYTHON:
@@ -73,11 +75,46 @@ def explain_impossible(
                     f"Require the image's {name} {dist.version} (or a range that includes it), "
                     "or use a target whose image has the version you need."
                 )
+            elif name in provider.policy.excluded_image:
+                text += (
+                    f", which must follow a package this bundle ships over the image's copy: "
+                    f"no other release of {name} fits"
+                )
+                hints.append(
+                    f"Keep the image's copy of what {name} depends on (--keep NAME), or require "
+                    f"versions the image's {name} {dist.version} accepts."
+                )
+            elif name in provider.policy.keep:
+                text += f", kept with --keep {name}: no other version of {name} can be used"
+                hints.append(
+                    f"Drop --keep {name} to let the bundle ship another {name}, or require "
+                    f"versions that work with the image's {name} {dist.version}."
+                )
         offer = provider.offer(name)
+        missing = _missing_pins(specs[name], offer)
+        if missing and (offer.candidates or offer.rejected):
+            text += ". " + "; ".join(
+                f"The index has no {name} {pin}: the nearest versions it has are "
+                + ", ".join(str(v) for v in _nearest(pin, offer, provider))
+                for pin in missing
+            )
+            hints.append(f"Require a version of {name} that the index has.")
+        usable = [
+            c
+            for c in offer.candidates
+            if provider.policy.allow_pre
+            or not c.version.is_prerelease
+            or any(mentions_pre(q) for q in specs[name])
+        ]
+        none = "(pre-releases only)"
+        if name in provider.policy.excluded_image and dist is not None:
+            # A follower cannot be the image's own release again.
+            usable = [c for c in usable if str(c.version.public) != _public(dist.version)]
+            none = "(none but the image's own release)"
         if offer.candidates:
-            versions = ", ".join(str(c.version) for c in offer.candidates[:8])
-            more = " …" if len(offer.candidates) > 8 else ""
-            text += f". Usable versions on the index: {versions}{more}"
+            versions = ", ".join(str(c.version) for c in usable[:8])
+            more = " …" if len(usable) > 8 else ""
+            text += f". Usable versions on the index: {versions or none}{more}"
             satisfiable = any(
                 all(q.specifier.contains(c.version, prereleases=True) for q in specs[name])
                 for c in offer.candidates
@@ -94,18 +131,73 @@ def explain_impossible(
         else:
             text += ". " + _no_files(name, provider)
             hints.append(_remedy(name, provider))
+            if not offer.rejected:
+                unknown.append(name)
         parts.append(text)
     message = f"no set of versions works on target {target.name}: " + " | ".join(parts) + "."
+    if unknown and len(by_name) == len(unknown):
+        # Nothing conflicts: a name no index knows is the whole story.
+        message = "no index knows " + "; ".join(
+            f"{name} ({', '.join(sorted(set(by_name[name])))})" for name in unknown
+        )
+        hints.append(
+            "Check the spelling against the project's page, or add the index that "
+            "serves it (`--extra-index-url URL`, `-f DIR`)."
+        )
     hint = " ".join(dict.fromkeys(h for h in hints if h)) or (
         "Relax the conflicting requirements above, or pin one side to a version the other accepts."
     )
     return ResolutionFailed(message, hint=hint, packages=tuple(sorted(by_name)))
 
 
+def _public(version: str | None) -> str | None:
+    try:
+        return str(Version(version).public) if version else None
+    except InvalidVersion:
+        return version
+
+
+def _missing_pins(reqs: Sequence[Requirement], offer: Offer) -> list[Version]:
+    """Exact ``==`` versions asked for that no file of the index has."""
+    have = {c.version for c in (*offer.candidates, *offer.yanked)}
+    have |= {r.version for r in offer.rejected if r.version is not None}
+    pins = []
+    for req in reqs:
+        for spec in req.specifier:
+            if spec.operator in ("==", "===") and not spec.version.endswith(".*"):
+                try:
+                    version = Version(spec.version)
+                except InvalidVersion:
+                    continue
+                if not any(
+                    v == version or (not version.local and v.public == version.public) for v in have
+                ):
+                    pins.append(version)
+    return pins
+
+
+def _nearest(pin: Version, offer: Offer, provider: TargetProvider) -> list[Version]:
+    """The versions just below and above ``pin`` (finals, unless pre-releases are allowed)."""
+    versions = {c.version for c in (*offer.candidates, *offer.yanked)}
+    versions |= {r.version for r in offer.rejected if r.version is not None}
+    if not provider.policy.allow_pre and not pin.is_prerelease:
+        versions = {v for v in versions if not v.is_prerelease} or versions
+    ordered = sorted(versions)
+    below = [v for v in ordered if v < pin][-3:]
+    above = [v for v in ordered if v > pin][:3]
+    return [*below, *above]
+
+
 def _no_files(name: NormalizedName, provider: TargetProvider) -> str:
     offer = provider.offer(name)
     if not offer.rejected:
-        return f"No index knows {name} (was the name spelled right, and the index reachable?)"
+        unreachable = provider.source.unreachable(name)
+        if unreachable:
+            return (
+                f"The index that {name} is pinned to could not be reached "
+                f"({'; '.join(unreachable)}), and no other index has {name}"
+            )
+        return f"No index knows {name} (was the name spelled right?)"
     return f"No file of {name} can be used on the target: {summarize(offer.rejected)}"
 
 

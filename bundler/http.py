@@ -31,8 +31,13 @@ from urllib.parse import unquote, urlsplit, urlunsplit
 from urllib.request import url2pathname
 
 import urllib3
+from urllib3.exceptions import (
+    ConnectTimeoutError,
+    NameResolutionError,
+    NewConnectionError,
+    SSLError,
+)
 from urllib3.exceptions import HTTPError as Urllib3Error
-from urllib3.exceptions import SSLError
 
 from bundler.cache import (
     PartFile,
@@ -97,7 +102,30 @@ class HashMismatch(NetworkError):
 
 
 class _Transient(Exception):
-    """A failure worth retrying (connection trouble or a 5xx); never escapes."""
+    """A failure worth retrying (connection trouble or a 5xx); never escapes.
+
+    ``unreachable`` says the server was never reached (DNS, refused, timed
+    out), as opposed to a server that answered badly.
+    """
+
+    def __init__(self, message: str, *, unreachable: bool = False) -> None:
+        super().__init__(message)
+        self.unreachable = unreachable
+
+
+def _connection_problem(reason: BaseException) -> str:
+    """Why a host could not be reached, in words (DNS, refused, timeout)."""
+    text = str(reason)
+    if isinstance(reason, NameResolutionError):
+        return "its host name does not resolve (DNS)"
+    if "refused" in text.lower():
+        return "the connection was refused"
+    # urllib3's NewConnectionError subclasses ConnectTimeoutError: test it first.
+    if isinstance(reason, NewConnectionError):
+        return text
+    if isinstance(reason, (ConnectTimeoutError, TimeoutError)):
+        return "the connection timed out"
+    return text
 
 
 @dataclass(frozen=True)
@@ -519,7 +547,9 @@ class HttpClient:
                     f"TLS failure talking to {redact_url(url)}: {reason}",
                     hint="Set PIP_CERT or SSL_CERT_FILE to the CA bundle your network needs.",
                 ) from exc
-            raise _Transient(str(reason)) from exc
+            connecting = isinstance(reason, (NewConnectionError, ConnectTimeoutError))
+            message = _connection_problem(reason) if connecting else str(reason)
+            raise _Transient(message, unreachable=connecting) from exc
         except OSError as exc:
             raise _Transient(str(exc)) from exc
         if raw.status in RETRY_STATUSES:
@@ -609,6 +639,13 @@ class HttpClient:
                 if progressed is not None and progressed():
                     failures, delay = 0, self._backoff
                 if failures == self._retries:
+                    if exc.unreachable:
+                        host = urlsplit(url).netloc.rpartition("@")[2]
+                        raise NetworkError(
+                            f"{host} is unreachable: {exc} (fetching {redact_url(url)}, "
+                            f"tried {attempts} times).",
+                            hint=_NETWORK_HINT,
+                        ) from exc
                     raise NetworkError(
                         f"Could not fetch {redact_url(url)}: {exc} (tried {attempts} times).",
                         hint=_NETWORK_HINT,

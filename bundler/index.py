@@ -28,7 +28,7 @@ import re
 import shutil
 import threading
 from concurrent.futures import Future, ThreadPoolExecutor, wait
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from email.parser import BytesHeaderParser
 from functools import partial
 from pathlib import Path
@@ -249,6 +249,8 @@ class Finder:
         self._files: _Memo[str, list[Link]] = _Memo()
         self._find_links: _Memo[str, list[Link]] = _Memo()
         self._metadata: _Memo[str, bytes] = _Memo()
+        #: Project → why its pinned indexes could not be reached (when it fell back).
+        self.unreachable: dict[NormalizedName, list[str]] = {}
 
     # -- files ----------------------------------------------------------------
 
@@ -273,6 +275,7 @@ class Finder:
                     if not fallback:
                         raise
                     unreachable.add(host)
+                    self.unreachable.setdefault(project, []).append(exc.message)
                     log.warning("%s is not reachable (%s)", redact_url(index_url), exc.message)
                     continue
                 if page is not None:
@@ -300,9 +303,10 @@ class Finder:
             return None
         response.raise_for_status()
         links = []
-        for link in parse_page(response.body, response.url, response.content_type):
+        page = parse_page(response.body, response.url, response.content_type, index_url=index_url)
+        for link in page:
             if link.project == project:
-                links.append(replace(link, index_url=index_url))
+                links.append(link)
             else:
                 log.debug("%s lists %s, not a %s file", redact_url(index_url), link, project)
         return links

@@ -27,6 +27,7 @@ from bundler.prefetch import PrefetchingSource
 from bundler.provider import PackageSource, Policy, Requirement, TargetProvider
 from bundler.requirements_file import Req
 from bundler.resolve import Resolution, resolve, to_lock
+from bundler.shadow_cost import ShadowCost, shadow_costs
 from bundler.target import Target
 
 log = logging.getLogger(__name__)
@@ -47,6 +48,11 @@ class LockRequest:
     previous: Lock | None = None
     upgrade: bool = False
     upgrade_packages: frozenset[str] = field(default_factory=frozenset)
+    keep: frozenset[NormalizedName] = frozenset()
+    strict_image: bool = False
+    #: Command-line words that name this request's target (``--target X``),
+    #: repeated in the commands a report suggests.
+    target_options: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -54,6 +60,7 @@ class LockOutcome:
     lock: Lock
     resolution: Resolution
     seconds: float
+    shadow_costs: tuple[ShadowCost, ...] = ()
     #: Requested packages far behind their newest usable version, and why.
     warnings: tuple[str, ...] = ()
 
@@ -107,17 +114,45 @@ def run_lock(request: LockRequest) -> LockOutcome:
         allow_pre=request.pre,
         preferred=kept_pins(request),
         constraints=_constraints(request.constraints),
+        keep=request.keep,
+        strict_image=request.strict_image,
     )
     roots = [
         Requirement.from_pkg(r.requirement, r.location)
         for r in request.requirements
         if applies(r, request.target)
     ]
+    roots_names = {r.name for r in roots}
     with PrefetchingSource(Finder(request.index, client)) as source:
         resolution = resolve(request.target, roots, source=source, policy=policy)
+
+        def keeping(name: NormalizedName) -> Resolution:
+            # The first lock's other pins first: most still fit.
+            pins = {n: c.version for n, c in resolution.chosen.items() if c.kind != "image"}
+            pins = {n: v for n, v in pins.items() if n != name and n not in roots_names}
+            kept = replace(
+                policy, keep=policy.keep | {name}, preferred={**pins, **policy.preferred}
+            )
+            return resolve(
+                request.target, roots, source=source, policy=kept, shares=resolution.provider
+            )
+
+        costs = shadow_costs(
+            request.target,
+            resolution,
+            [str(r.requirement) for r in request.requirements],
+            resolve_keeping=keeping,
+            keep=sorted(request.keep),
+            options=request.target_options,
+        )
         warnings = _far_behind(request, roots, resolution, source, policy)
-    lock = to_lock(request.target, resolution, [str(r.requirement) for r in request.requirements])
-    return LockOutcome(lock, resolution, time.perf_counter() - started, warnings)
+    lock = to_lock(
+        request.target,
+        resolution,
+        [str(r.requirement) for r in request.requirements],
+        strict_image=request.strict_image,
+    )
+    return LockOutcome(lock, resolution, time.perf_counter() - started, tuple(costs), warnings)
 
 
 def _far_behind(
@@ -135,9 +170,8 @@ def _far_behind(
 
     def trial(name: NormalizedName, version: Version) -> list[Conflict] | None:
         pin = Requirement(name, SpecifierSet(f"=={version}"), origin="a newer-version check")
-        fresh = replace(policy, excluded_image=set(policy.excluded_image))
         resolver: Resolver[Requirement, Candidate, str] = Resolver(
-            TargetProvider(request.target, source, fresh), BaseReporter()
+            TargetProvider(request.target, source, policy), BaseReporter()
         )
         try:
             resolver.resolve([*roots, pin], max_rounds=2_000)
@@ -157,9 +191,7 @@ def _far_behind(
             allow_pre=request.pre,
             preferred=policy.preferred,
             constraints=policy.constraints,
-            # `--keep NAME` (fixed to the image's copy) arrives as Policy.keep
-            # with the image-scope work; until then there is nothing kept.
-            kept=frozenset(getattr(policy, "keep", frozenset())),
+            kept=frozenset(policy.keep),
         )
     except KbundleError as exc:
         log.debug("newer-version check skipped: %s", exc)

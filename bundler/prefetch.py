@@ -37,6 +37,7 @@ class PrefetchingSource:
         self.finder = finder
         self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="kbundle-prefetch")
         self._seen: set[NormalizedName] = set()
+        self._links: set[str] = set()
         self._lock = threading.Lock()
 
     def files(self, name: NormalizedName) -> Sequence[Link]:
@@ -44,6 +45,24 @@ class PrefetchingSource:
 
     def metadata(self, link: Link) -> bytes | None:
         return self.finder.metadata(link)
+
+    def prefetch(self, links: Sequence[Link]) -> None:
+        for link in links:
+            key = link.sha256 or link.url
+            with self._lock:
+                if key in self._links:
+                    continue
+                self._links.add(key)
+            self._pool.submit(self._warm_link, link)
+
+    def _warm_link(self, link: Link) -> None:
+        try:
+            self.finder.metadata(link)
+        except KbundleError as exc:
+            log.debug("prefetch of %s failed: %s", link.filename, exc)
+
+    def unreachable(self, name: NormalizedName) -> Sequence[str]:
+        return self.finder.unreachable.get(name, ())
 
     def prepared_metadata(self, link: Link) -> bytes:
         with tempfile.TemporaryDirectory(prefix="kbundle-sdist-") as tmp:

@@ -33,6 +33,8 @@ from bundler.target import Target
 log = logging.getLogger(__name__)
 
 PYTHON = "<python>"
+#: Older versions whose metadata is fetched ahead while the resolver backtracks.
+_PREFETCH_AHEAD = 4
 
 
 class PackageSource(Protocol):
@@ -46,6 +48,12 @@ class PackageSource(Protocol):
 
     def prepared_metadata(self, link: Link) -> bytes:
         """Core metadata of a dynamic sdist from its build backend (runs its code)."""
+
+    def unreachable(self, name: NormalizedName) -> Sequence[str]:
+        """Why indexes that ``name`` is pinned to could not be reached (empty: none)."""
+
+    def prefetch(self, links: Sequence[Link]) -> None:
+        """Metadata of ``links`` will probably be asked for soon (fetch it in the background)."""
 
     def hint(
         self, names: Iterable[tuple[NormalizedName, Callable[[Sequence[Link]], Link | None]]]
@@ -87,13 +95,22 @@ class Requirement:
 
 @dataclass
 class Policy:
-    """Choices the user makes: what may be built, pins to keep, pre-releases."""
+    """Choices the user makes: what may be built, pins to keep, pre-releases.
+
+    ``keep`` names image packages fixed at the image's version (as if
+    preloaded); ``strict_image`` keeps the whole image consistent rather than
+    the scope :mod:`bundler.shadowing` describes. ``excluded_image`` is the
+    resolver's own: image packages that must follow a shadowed one, so only a
+    different release from the index will do.
+    """
 
     may_build: frozenset[str] = frozenset()
     allow_pre: bool = False
     preferred: Mapping[NormalizedName, Version] = field(default_factory=dict)
     constraints: Mapping[NormalizedName, SpecifierSet] = field(default_factory=dict)
-    excluded_image: set[NormalizedName] = field(default_factory=set)
+    excluded_image: frozenset[NormalizedName] = frozenset()
+    keep: frozenset[NormalizedName] = frozenset()
+    strict_image: bool = False
 
     def builds(self, name: NormalizedName) -> bool:
         return ":all:" in self.may_build or name in self.may_build
@@ -108,7 +125,14 @@ def split_identifier(identifier: str) -> tuple[NormalizedName, frozenset[str]]:
 class TargetProvider(AbstractProvider[Requirement, Candidate, str]):
     """Resolution policy for one target (see module docstring)."""
 
-    def __init__(self, target: Target, source: PackageSource, policy: Policy) -> None:
+    def __init__(
+        self,
+        target: Target,
+        source: PackageSource,
+        policy: Policy,
+        *,
+        shares: TargetProvider | None = None,
+    ) -> None:
         self.target = target
         self.source = source
         self.policy = policy
@@ -119,8 +143,21 @@ class TargetProvider(AbstractProvider[Requirement, Candidate, str]):
         self._offers: dict[NormalizedName, Offer] = {}
         self._metadata: dict[Candidate, DistMetadata] = {}
         self.image_requires_source: dict[NormalizedName, str] = {}
+        self._image_reqs: dict[NormalizedName, tuple[PkgRequirement, ...] | None] = {}
+        self._satisfied: dict[int, tuple[Requirement, dict[Version, bool]]] = {}
+        if shares is not None and shares.policy.may_build == policy.may_build:
+            # Another pass over the same target: offers and metadata do not
+            # depend on which image packages are kept or excluded.
+            self._offers = shares._offers
+            self._metadata = shares._metadata
+            self.image_requires_source = shares.image_requires_source
+            self._image_reqs = shares._image_reqs
 
     # -- candidates ---------------------------------------------------------------------
+
+    def fixed(self, name: NormalizedName) -> bool:
+        """Is only the image's copy of ``name`` allowed (preloaded or ``--keep``)?"""
+        return name in self.target.preloaded or name in self.policy.keep
 
     def offer(self, name: NormalizedName) -> Offer:
         """What the indexes offer for ``name`` on the target (memoised)."""
@@ -176,8 +213,9 @@ class TargetProvider(AbstractProvider[Requirement, Candidate, str]):
             return
         constraint = self.policy.constraints.get(name)
         image = self.image_candidate(name)
-        if name in self.target.preloaded:
-            # The host imported it before user code: only the image's copy can run.
+        if self.fixed(name):
+            # The host imported it before user code (or the user keeps it): only
+            # the image's copy will do.
             pool: list[Candidate] = [image] if image is not None else []
         else:
             fitting_image = image.with_extras(extras) if image and extras else image
@@ -188,12 +226,17 @@ class TargetProvider(AbstractProvider[Requirement, Candidate, str]):
             ):
                 yield fitting_image
             pool = self._index_pool(name, reqs)
+            if image is not None:
+                # The image's own release again from the index adds nothing (and
+                # cannot fix a package that must follow: same release, same needs).
+                same = image.version.public if name in self.policy.excluded_image else None
+                pool = [c for c in pool if c.version != image.version and c.version.public != same]
         fits = [
             c
             for c in (p.with_extras(extras) if extras else p for p in pool)
             if self._fits(c, reqs, bad, constraint)
         ]
-        if not self.policy.allow_pre and not any(_mentions_pre(r) for r in reqs):
+        if not self.policy.allow_pre and not any(mentions_pre(r) for r in reqs):
             finals = [c for c in fits if not c.version.is_prerelease or c.kind == "image"]
             # PEP 440: pre-releases only when nothing else satisfies.
             fits = finals or fits
@@ -243,8 +286,20 @@ class TargetProvider(AbstractProvider[Requirement, Candidate, str]):
                 candidate.version == requirement.exact.version
                 and candidate.kind == requirement.exact.kind
             )
-        # Installed and explicitly requested versions may be pre-releases.
-        return requirement.specifier.contains(candidate.version, prereleases=True)
+        # resolvelib re-checks every pin against every requirement on each round
+        # (hundreds of thousands of checks on a rich resolution): answer each
+        # (requirement, version) pair once. Keyed by identity, the entry keeps the
+        # requirement alive so its id is not reused.
+        entry = self._satisfied.get(id(requirement))
+        if entry is None or entry[0] is not requirement:
+            entry = self._satisfied[id(requirement)] = (requirement, {})
+        answers = entry[1]
+        answer = answers.get(candidate.version)
+        if answer is None:
+            # Installed and explicitly requested versions may be pre-releases.
+            answer = requirement.specifier.contains(candidate.version, prereleases=True)
+            answers[candidate.version] = answer
+        return answer
 
     def get_preference(
         self,
@@ -289,6 +344,8 @@ class TargetProvider(AbstractProvider[Requirement, Candidate, str]):
             # The image is internally consistent: its own requirements are not
             # re-resolved (its torch+cu121 is not the index's torch).
             return []
+        else:
+            self._prefetch_older(candidate)
         meta = self.metadata(candidate)
         if candidate.kind != "image" and meta.requires_python:
             deps.append(
@@ -305,6 +362,19 @@ class TargetProvider(AbstractProvider[Requirement, Candidate, str]):
         )
         return deps
 
+    def _prefetch_older(self, candidate: Candidate) -> None:
+        # Past the newest version the resolver is backtracking through this
+        # project, one version at a time: fetch the next few ahead of it.
+        offer = self._offers.get(candidate.name)
+        if offer is None or not offer.candidates or offer.candidates[0] == candidate:
+            return
+        try:
+            at = offer.candidates.index(candidate)
+        except ValueError:
+            return
+        ahead = offer.candidates[at + 1 : at + 1 + _PREFETCH_AHEAD]
+        self.source.prefetch([c.link for c in ahead if c.link is not None])
+
     def _image_fits(self, req: Requirement) -> bool:
         image = self.image_candidate(req.name)
         return image is not None and req.specifier.contains(image.version, prereleases=True)
@@ -313,10 +383,8 @@ class TargetProvider(AbstractProvider[Requirement, Candidate, str]):
         """The file whose metadata the resolver will want first for these links."""
         if not links:
             return None
-        name = links[0].project
-        offer = build_offer(
-            name, links, self.target, self._ranks, may_build=self.policy.builds(name)
-        )
+        # The same memoised offer the resolver uses (``links`` are the source's).
+        offer = self.offer(links[0].project)
         return offer.candidates[0].link if offer.candidates else None
 
     def _marker_filtered(self, meta: DistMetadata, candidate: Candidate) -> Iterator[Requirement]:
@@ -358,16 +426,17 @@ class TargetProvider(AbstractProvider[Requirement, Candidate, str]):
     def image_requires(self, name: NormalizedName) -> DistMetadata | None:
         """The requirements of the image's copy of ``name``, or None if unknown.
 
-        Captured requirements when the target has them; else the index metadata
+        Captured requirements when the target has them, or those its preset
+        recorded from the index (:class:`~bundler.target.IndexFacts`); else the index metadata
         of the same public version (the closest thing), recorded in
         :attr:`image_requires_source` so reports can say which was used.
         """
         dist = self.target.installed.get(name)
         if dist is None:
             return None
-        if dist.requires is not None:
-            self.image_requires_source[name] = "captured from the image"
-            return parse_requirement_strings(dist.requires, f"image {name}")
+        recorded = self.target.recorded_requires(name)
+        if recorded is not None:
+            return parse_requirement_strings(recorded, f"image {name}")
         if dist.version is None:
             return None
         public = Version(dist.version).public
@@ -377,12 +446,30 @@ class TargetProvider(AbstractProvider[Requirement, Candidate, str]):
                 return self.metadata(candidate)
         return None
 
+    def image_requirements(self, name: NormalizedName) -> tuple[PkgRequirement, ...] | None:
+        """:meth:`image_requires` as requirements (memoised; safe from threads)."""
+        if name not in self._image_reqs:
+            try:
+                meta = self.image_requires(name)
+            except KbundleError as exc:
+                # An image package whose index copy cannot be read is left unknown:
+                # it cannot be checked, and the lock does not fail for it.
+                log.warning("requirements of the image's %s: %s", name, exc)
+                meta = None
+            self._image_reqs[name] = meta.requires_dist if meta is not None else None
+        return self._image_reqs[name]
+
+    def requires_known(self, name: NormalizedName) -> bool:
+        """Are the image's requirements of ``name`` known without fetching anything?"""
+        return name in self._image_reqs or self.target.recorded_requires(name) is not None
+
 
 def _is_pin(req: Requirement) -> bool:
     return req.exact is not None or any(s.operator in ("==", "===") for s in req.specifier)
 
 
-def _mentions_pre(req: Requirement) -> bool:
+def mentions_pre(req: Requirement) -> bool:
+    """Does the requirement name a pre-release (which allows pre-releases)?"""
     return any(
         Version(s.version.rstrip(".*")).is_prerelease
         for s in req.specifier

@@ -11,6 +11,7 @@ debug log line; a malformed page as a whole is a :class:`NetworkError`.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import logging
@@ -19,6 +20,7 @@ from html.parser import HTMLParser
 from typing import TYPE_CHECKING
 from urllib.parse import unquote, urldefrag, urljoin, urlsplit
 
+from packaging.tags import parse_tag
 from packaging.utils import (
     InvalidSdistFilename,
     InvalidWheelFilename,
@@ -101,12 +103,13 @@ def make_link(
     metadata_hashes: Mapping[str, str] | None = None,
     size: int | None = None,
     upload_time: str | None = None,
+    index_url: str | None = None,
 ) -> Link | None:
     """A :class:`Link` for ``filename``, or None (logged) when it is not a
     wheel or sdist with a valid name and version."""
     try:
         if filename.endswith(".whl"):
-            project, version, build, tags = parse_wheel_filename(filename)
+            project, version, build, tags = _parse_wheel_filename(filename)
         else:
             project, version = parse_sdist_filename(filename)
             build, tags = (), frozenset()
@@ -126,15 +129,44 @@ def make_link(
         metadata_hashes=None if metadata_hashes is None else dict(metadata_hashes),
         size=size,
         upload_time=upload_time,
+        index_url=index_url,
     )
 
 
-def parse_page(body: bytes, url: str, content_type: str) -> list[Link]:
-    """Parse a project page by its media type (the response's Content-Type)."""
+def _parse_wheel_filename(
+    filename: str,
+) -> tuple[NormalizedName, Version, BuildTag, frozenset[Tag]]:
+    """:func:`packaging.utils.parse_wheel_filename` with the tag set memoised.
+
+    A rich resolution reads tens of thousands of wheel names whose tag parts
+    repeat a few hundred strings; parsing those is most of the time spent on
+    project pages. packaging still validates name, version and build (the tag
+    part is swapped for a trivial one), and parses each tag string once.
+    """
+    stem = filename[:-4]
+    head, sep, tag_text = stem.rpartition("-")
+    head, sep2, abi = head.rpartition("-")
+    head, sep3, python = head.rpartition("-")
+    if not (sep and sep2 and sep3):
+        return parse_wheel_filename(filename)  # let packaging say what is wrong
+    project, version, build, _ = parse_wheel_filename(f"{head}-py3-none-any.whl")
+    return project, version, build, _tags(f"{python}-{abi}-{tag_text}")
+
+
+@functools.cache
+def _tags(text: str) -> frozenset[Tag]:
+    return parse_tag(text)
+
+
+def parse_page(
+    body: bytes, url: str, content_type: str, *, index_url: str | None = None
+) -> list[Link]:
+    """Parse a project page by its media type (the response's Content-Type);
+    every link records ``index_url`` as the index it came from."""
     if content_type == JSON_V1:
-        return parse_json_page(body, url)
+        return parse_json_page(body, url, index_url=index_url)
     if content_type in (HTML_V1, "text/html"):
-        return parse_html_page(body, url)
+        return parse_html_page(body, url, index_url=index_url)
     raise NetworkError(f"{url} answered an unexpected content type {content_type!r}.")
 
 
@@ -171,7 +203,7 @@ def _absolute(href: str, base: str) -> str:
     return urldefrag(urljoin(base, href)).url
 
 
-def parse_json_page(body: bytes, url: str) -> list[Link]:
+def parse_json_page(body: bytes, url: str, *, index_url: str | None = None) -> list[Link]:
     """Parse a PEP 691 (v1) JSON project page; relative URLs resolve against ``url``."""
     try:
         page = json.loads(body)
@@ -208,6 +240,7 @@ def parse_json_page(body: bytes, url: str) -> list[Link]:
             ),
             size=size if isinstance(size, int) and not isinstance(size, bool) else None,
             upload_time=upload_time if isinstance(upload_time, str) else None,
+            index_url=index_url,
         )
         if link is not None:
             links.append(link)
@@ -252,7 +285,7 @@ class _AnchorCollector(HTMLParser):
             self.api_version = attributes.get("content")
 
 
-def parse_html_page(body: bytes, url: str) -> list[Link]:
+def parse_html_page(body: bytes, url: str, *, index_url: str | None = None) -> list[Link]:
     """Parse a PEP 503 HTML project (or find-links) page.
 
     The file name is the last path segment of the ``href`` (as PEP 503
@@ -278,6 +311,7 @@ def parse_html_page(body: bytes, url: str) -> list[Link]:
             # A bare data-yanked attribute means yanked without a reason.
             yanked=(anchor["data-yanked"] or "") if "data-yanked" in anchor else None,
             metadata_hashes=_metadata_attribute(anchor),
+            index_url=index_url,
         )
         if link is not None:
             links.append(link)

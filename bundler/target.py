@@ -9,14 +9,18 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from functools import cached_property
 from typing import Any
 
 from packaging.tags import Tag
+from packaging.utils import canonicalize_name
 
 from bundler.manifest import Manifest
+
+_REQUIREMENT_NAME = re.compile(r"\s*([A-Za-z0-9][A-Za-z0-9._-]*)")
 
 
 @dataclass(frozen=True)
@@ -38,6 +42,21 @@ class Cuda:
 
 
 @dataclass(frozen=True)
+class IndexFacts:
+    """What the index says about the release an image package is at.
+
+    Presets ship these (``<preset>.image-requires.json``, made by
+    ``tools/image_requires.py``) so a lock need not fetch the metadata of
+    hundreds of image packages. ``requires`` is the Requires-Dist of the
+    index's wheel of ``version`` (None: unknown), ``wheel_size`` its bytes.
+    """
+
+    version: str
+    requires: tuple[str, ...] | None
+    wheel_size: int | None = None
+
+
+@dataclass(frozen=True)
 class Target:
     """A complete description of a target image.
 
@@ -46,6 +65,9 @@ class Target:
     image has; ``preloaded`` lists distributions whose modules the host
     process imports before user code runs, so they can never be shadowed.
     ``partial`` says the installed list is known to be incomplete.
+    ``index_facts`` holds what the index says about the installed releases
+    (see :class:`IndexFacts`); it is looked-up data, not a fact of the image,
+    so it is left out of the fingerprint.
     """
 
     name: str
@@ -65,11 +87,48 @@ class Target:
     provided_libraries: tuple[str, ...] = ()
     preloaded: tuple[str, ...] = ()
     partial: bool = False
+    index_facts: Mapping[str, IndexFacts] = field(default_factory=dict)
 
     @property
     def python_version(self) -> tuple[int, int]:
         major, minor = self.python_full_version.split(".")[:2]
         return int(major), int(minor)
+
+    def recorded_requires(self, name: str) -> tuple[str, ...] | None:
+        """The image's requirements of ``name`` when known without the network:
+        captured from the image, else the preset's index facts for that version."""
+        dist = self.installed.get(name)
+        if dist is None:
+            return None
+        if dist.requires is not None:
+            return dist.requires
+        facts = self.index_facts.get(name)
+        if facts is not None and facts.version == dist.version:
+            return facts.requires
+        return None
+
+    def requirers(self, name: str) -> frozenset[str]:
+        """Image packages whose recorded requirements name ``name`` (no parsing:
+        the name of a requirement string is its first token)."""
+        return self._requirers.get(name, frozenset())
+
+    @cached_property
+    def _requirers(self) -> dict[str, frozenset[str]]:
+        index: dict[str, set[str]] = {}
+        for owner in self.installed:
+            for text in self.recorded_requires(owner) or ():
+                match = _REQUIREMENT_NAME.match(text)
+                if match:
+                    index.setdefault(canonicalize_name(match.group(1)), set()).add(owner)
+        return {name: frozenset(owners) for name, owners in index.items()}
+
+    def installed_size(self, name: str) -> int | None:
+        """The wheel size of the image's release of ``name``, when recorded."""
+        dist = self.installed.get(name)
+        facts = self.index_facts.get(name)
+        if dist is None or facts is None or facts.version != dist.version:
+            return None
+        return facts.wheel_size
 
     def with_installed(self, installed: Manifest, source: str) -> Target:
         """This target with its installed list replaced (``--manifest``)."""

@@ -60,6 +60,12 @@ class JsonSource:
             links.append(link)
         return links
 
+    def unreachable(self, name: NormalizedName) -> list[str]:
+        return []
+
+    def prefetch(self, links: object) -> None:
+        pass
+
     def hint(self, names: object) -> None:
         list(names)  # type: ignore[call-overload]
 
@@ -101,7 +107,12 @@ def _target(case: dict[str, Any]):  # type: ignore[no-untyped-def]
 def test_case(case: dict[str, Any]) -> None:
     target = _target(case)
     roots = [Requirement.from_pkg(PkgRequirement(r), "test") for r in case["requested"]]
-    policy = Policy(may_build=frozenset(case.get("build", [])))
+    policy = Policy(
+        may_build=frozenset(case.get("build", [])),
+        keep=frozenset(NormalizedName(n) for n in case.get("keep", [])),
+        strict_image=case.get("strict_image", False),
+        allow_pre=case.get("pre", False),
+    )
     source = JsonSource(INDEX)
     if "conflicted" in case:
         with pytest.raises(ResolutionFailed) as info:
@@ -109,9 +120,20 @@ def test_case(case: dict[str, Any]) -> None:
         assert set(case["conflicted"]) <= set(info.value.packages), str(info.value)
         for needle in case.get("message", []):
             assert needle in str(info.value), str(info.value)
+        for needle in case.get("not_in_message", []):
+            assert needle not in str(info.value), str(info.value)
         assert info.value.exit_code == 1
         return
     result = resolve(target, roots, source=source, policy=policy)
     got = {name: f"{c.version} {c.source}" for name, c in result.chosen.items()}
+    if case.get("exactly"):
+        # The whole resolved set: nothing vendored beyond what the case names.
+        assert got == case["resolved"]
     for name, expected in case["resolved"].items():
         assert got.get(name) == expected, (name, got)
+    for needle in case.get("warnings", []):
+        assert any(needle in w for w in result.warnings), (needle, result.warnings)
+    for needle in case.get("notes", []):
+        assert any(needle in n for n in result.notes), (needle, result.notes)
+    if case.get("no_warnings"):
+        assert result.warnings == []

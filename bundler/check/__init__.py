@@ -102,7 +102,12 @@ def run_checks(inputs: CheckInputs) -> list[Finding]:
         )
     if inputs.lib is not None:
         contents = scan_lib(inputs.lib)
-        findings += check_environment(contents, target)
+        findings += check_environment(
+            contents,
+            target,
+            lock_image=[p.name for p in lock.image] if lock is not None else (),
+            strict=bool(lock is not None and lock.extra.get("strict-image")),
+        )
         findings += check_native(inputs.lib, target)
         if lock is not None:
             versions = {n: d.version for n, d in contents.dists.items()}

@@ -3,12 +3,15 @@ preloaded packages and wheel tags."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 from packaging.requirements import InvalidRequirement, Requirement
-from packaging.utils import canonicalize_name
+from packaging.utils import NormalizedName, canonicalize_name
 from packaging.version import InvalidVersion, Version
 
 from bundler.check.findings import Finding
 from bundler.check.libscan import LibContents
+from bundler.shadowing import find_breaks, image_closure
 from bundler.target import Target
 
 
@@ -25,27 +28,30 @@ def _applies(req: Requirement, target: Target) -> bool:
     return req.marker is None or req.marker.evaluate({**target.markers, "extra": ""})
 
 
-def check_environment(lib: LibContents, target: Target) -> list[Finding]:
-    """Every requirement of what the lib holds, and of the image packages the
-    lib shadows' dependents, is met in image + lib for the target's markers."""
+def check_environment(
+    lib: LibContents, target: Target, *, lock_image: Iterable[str] = (), strict: bool = False
+) -> list[Finding]:
+    """Every requirement of what the lib holds is met in image + lib for the
+    target's markers; image packages that depend on what the lib shadows are
+    checked by the lock's scoping rule (``lock_image``: the lock's image
+    packages; ``strict``: the lock was made with ``--strict-image``)."""
     findings: list[Finding] = []
     final: dict[str, str | None] = {n: d.version for n, d in target.installed.items()}
     final.update({n: d.version for n, d in lib.dists.items()})  # the lib shadows the image
     here = str(lib.path)
 
-    def need(owner: str, req: Requirement, where: str, *, image_owner: bool) -> None:
+    def need(owner: str, req: Requirement, where: str) -> None:
         name = str(canonicalize_name(req.name))
         if not _applies(req, target):
             return
         if name not in final:
-            origin = "the image's" if image_owner else "the vendored"
             findings.append(
                 Finding(
                     "error",
                     "requirement",
                     owner,
                     where,
-                    f"{origin} {owner} requires {req}, which neither the lib nor the image has",
+                    f"the vendored {owner} requires {req}, which neither the lib nor the image has",
                     f"Re-lock and vendor so {name} is included (`kbundle lock` then "
                     "`kbundle vendor`).",
                 )
@@ -80,7 +86,7 @@ def check_environment(lib: LibContents, target: Target) -> list[Finding]:
 
     for name, dist in sorted(lib.dists.items()):
         for req in dist.requires:
-            need(name, req, f"{here}/{dist.dist_info}", image_owner=False)
+            need(name, req, f"{here}/{dist.dist_info}")
         if name in target.preloaded:
             image = target.installed.get(name)
             findings.append(
@@ -108,15 +114,73 @@ def check_environment(lib: LibContents, target: Target) -> list[Finding]:
                     "Re-lock and vendor for this target; do not copy libs between targets.",
                 )
             )
-    shadowed = {n for n in lib.dists if n in target.installed}
-    for name, image_dist in sorted(target.installed.items()):
-        if name in lib.dists or image_dist.requires is None:
-            continue
-        for text in image_dist.requires:
-            try:
-                req = Requirement(text)
-            except InvalidRequirement:
-                continue
-            if str(canonicalize_name(req.name)) in shadowed:
-                need(name, req, f"image:{name}", image_owner=True)
+    findings += _image_dependents(lib, target, lock_image=lock_image, strict=strict)
     return findings
+
+
+def _image_dependents(
+    lib: LibContents, target: Target, *, lock_image: Iterable[str], strict: bool
+) -> list[Finding]:
+    """Image packages whose requirement on a package the lib shadows is not met.
+
+    The rule is the lock's (:mod:`bundler.shadowing`): an error for those in
+    scope (reached from the lib's requirements or the lock's image packages,
+    ABI-coupled, preloaded; every one with ``strict``), a warning otherwise.
+    """
+    shadowed: dict[NormalizedName, Version] = {}
+    for name, dist in lib.dists.items():
+        version = _version(dist.version)
+        if name in target.installed and version is not None:
+            shadowed[NormalizedName(name)] = version
+    requires: dict[NormalizedName, tuple[Requirement, ...] | None] = {}
+
+    def requires_of(name: NormalizedName) -> tuple[Requirement, ...] | None:
+        if name not in requires:
+            texts = target.recorded_requires(name)
+            requires[name] = None if texts is None else tuple(_parsed(texts))
+        return requires[name]
+
+    roots = {NormalizedName(n) for n in lock_image}
+    for dist in lib.dists.values():
+        roots |= {canonicalize_name(r.name) for r in dist.requires if _applies(r, target)}
+    closure = image_closure(target, roots, requires_of) | {NormalizedName(n) for n in lib.dists}
+    findings = []
+    for b in find_breaks(
+        target,
+        shadowed,
+        closure=closure,
+        requires_of=requires_of,
+        strict=strict,
+    ):
+        if b.follows:
+            findings.append(
+                Finding(
+                    "error",
+                    "requirement",
+                    b.dependent,
+                    f"image:{b.dependent}",
+                    f"{b.sentence()} (the lib can load it: {b.scope})",
+                    "Re-lock so both fit (`kbundle lock`), then `kbundle vendor` again.",
+                )
+            )
+        else:
+            findings.append(
+                Finding(
+                    "warning",
+                    "requirement",
+                    b.dependent,
+                    f"image:{b.dependent}",
+                    b.warning(),
+                    "Nothing the lib needs imports it; lock with --strict-image to vendor "
+                    "a matching copy anyway.",
+                )
+            )
+    return findings
+
+
+def _parsed(texts: Iterable[str]) -> Iterable[Requirement]:
+    for text in texts:
+        try:
+            yield Requirement(text)
+        except InvalidRequirement:
+            continue

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import click
 from packaging.requirements import InvalidRequirement, Requirement
-from packaging.utils import canonicalize_name
+from packaging.utils import NormalizedName, canonicalize_name
 from rich.table import Table
 
 from bundler.cli.options import LockInputs, lock_inputs, replace_option
@@ -98,6 +98,12 @@ def gather_request(
         previous=previous,
         upgrade=inputs.upgrade,
         upgrade_packages=frozenset(canonicalize_name(n) for n in inputs.upgrade_packages),
+        keep=kept_names(target, (*config.keep, *inputs.keep)),
+        strict_image=inputs.strict_image or config.strict_image,
+        target_options=(
+            *(("--target", inputs.target) if inputs.target else ()),
+            *(("--manifest", str(inputs.manifest)) if inputs.manifest else ()),
+        ),
     )
 
 
@@ -121,6 +127,19 @@ def _check_urls_and_names(
             check_project_name(name, "--build")
     for name in inputs.upgrade_packages:
         check_project_name(name, "-P/--upgrade-package")
+
+
+def kept_names(target: Target, names: Sequence[str]) -> frozenset[NormalizedName]:
+    """``--keep`` / ``keep = [...]``: image packages fixed at the image's version."""
+    kept = frozenset(canonicalize_name(n) for n in names)
+    missing = sorted(n for n in kept if n not in target.installed)
+    if missing:
+        raise InputError(
+            f"--keep {missing[0]}: the image of target {target.name} has no {missing[0]}",
+            source="--keep",
+            hint="Keep only packages the image has (`kbundle target show` lists them).",
+        )
+    return kept
 
 
 def cuda_index_pins(names: Sequence[str]) -> dict[str, str]:
@@ -170,12 +189,14 @@ def report_table(outcome: LockOutcome, path: Path) -> None:
     console = report_console()
     console.print(table)
     for note in outcome.resolution.notes:
-        console.print(f"note: {note}", highlight=False)
-    for warning in outcome.warnings:
+        console.print(f"note: {note}", highlight=False, markup=False)
+    for warning in (*outcome.resolution.warnings, *outcome.warnings):
         # Unwrapped: the versions and commands in it stay copy-pasteable.
         console.print(
             f"warning: {warning}", style="yellow", highlight=False, markup=False, soft_wrap=True
         )
+    for cost in outcome.shadow_costs:
+        console.print(f"shadow: {cost.sentence()}", highlight=False, markup=False, soft_wrap=True)
     console.print(
         f"{plural(len(lock.packages), 'package')} for {lock.target_name}: "
         f"{len(lock.image)} from the image, {len(lock.vendored)} to vendor "
@@ -254,7 +275,9 @@ def lock_json(outcome: LockOutcome, path: Path) -> dict[str, object]:
         "seconds": round(outcome.seconds, 3),
         "vendor_bytes": vendor_bytes(lock),
         "packages": packages,
-        "warnings": list(outcome.warnings),
+        "notes": outcome.resolution.notes,
+        "warnings": [*outcome.resolution.warnings, *outcome.warnings],
+        "shadows": [c.to_json() for c in outcome.shadow_costs],
     }
 
 

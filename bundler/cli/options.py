@@ -112,6 +112,25 @@ resolve_options = _compose(
     ),
 )
 
+# -- which image packages the bundle keeps consistent (issue 9) ---------------------------
+image_scope_options = _compose(
+    click.option(
+        "--keep",
+        "keep",
+        multiple=True,
+        metavar="NAME",
+        help="Keep the image's NAME at the image's version, like a preloaded package "
+        "(repeatable): the resolver finds versions that work with it.",
+    ),
+    click.option(
+        "--strict-image",
+        "strict_image",
+        is_flag=True,
+        help="Keep every image package consistent with what the bundle ships (vendor the "
+        "ones it breaks), not only those the bundle can load.",
+    ),
+)
+
 
 preloaded_option = click.option(
     "--preloaded",
@@ -140,6 +159,9 @@ class LockInputs:
     upgrade: bool
     upgrade_packages: tuple[str, ...]
     preloaded: str | None = None
+    # image scope (issue 9)
+    keep: tuple[str, ...] = ()
+    strict_image: bool = False
 
 
 def lock_inputs(func: F) -> F:
@@ -151,7 +173,9 @@ def lock_inputs(func: F) -> F:
         inputs = LockInputs(**{name: kwargs.pop(name) for name in names})
         return func(*args, inputs=inputs, **kwargs)
 
-    return target_options(preloaded_option(index_options(resolve_options(wrapper))))  # type: ignore[return-value]
+    return target_options(
+        preloaded_option(index_options(resolve_options(image_scope_options(wrapper))))
+    )  # type: ignore[return-value]
 
 
 # --- replacing a lock (lock, vendor) ---

@@ -7,25 +7,32 @@ real ``pip freeze`` files they came from.
 
 from __future__ import annotations
 
+import json
 from dataclasses import replace
 from functools import cache
 from importlib import resources
 from pathlib import Path
 
-from bundler.errors import InputError
+from bundler.errors import InputError, KbundleError
 from bundler.inputs import check_project_name
 from bundler.manifest import Manifest, load_manifest
-from bundler.target import Target
+from bundler.target import IndexFacts, Target
 from bundler.target_file import load_target_file, parse_target_toml
 from bundler.toml_table import Table, parse_toml
 
 DEFAULT_TARGET = "kaggle-gpu-2026"
+#: Beside ``<preset>.toml``: the requirements of its image packages, from the
+#: index (written by ``tools/image_requires.py``; see :class:`IndexFacts`).
+IMAGE_REQUIRES_SUFFIX = ".image-requires.json"
+
+
+def preset_folder() -> Path:
+    return Path(str(resources.files(__package__)))
 
 
 @cache
 def _preset_files() -> dict[str, Path]:
-    folder = Path(str(resources.files(__package__)))
-    return {p.stem: p for p in sorted(folder.glob("*.toml"))}
+    return {p.stem: p for p in sorted(preset_folder().glob("*.toml"))}
 
 
 @cache
@@ -59,7 +66,29 @@ def load_preset(name: str) -> Target:
             hint=f"Presets: {known}. Or give the path of a target file "
             "(`kbundle target capture -o FILE` writes one).",
         )
-    return parse_target_toml(parse_toml(path.read_bytes(), str(path)), str(path), path.parent)
+    target = parse_target_toml(parse_toml(path.read_bytes(), str(path)), str(path), path.parent)
+    facts = _index_facts(path.with_name(path.stem + IMAGE_REQUIRES_SUFFIX))
+    return replace(target, index_facts=facts) if facts else target
+
+
+def _index_facts(path: Path) -> dict[str, IndexFacts]:
+    """The preset's recorded index facts ({} when the file is absent)."""
+    if not path.is_file():
+        return {}
+    try:
+        packages = json.loads(path.read_text())["packages"]
+        return {
+            name: IndexFacts(
+                str(entry["version"]),
+                tuple(entry["requires"]) if entry["requires"] is not None else None,
+                entry.get("wheel_size"),
+            )
+            for name, entry in packages.items()
+            if entry.get("version") is not None
+        }
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        # Package data kbundle ships: broken means a broken install, not bad input.
+        raise KbundleError(f"{path}: unreadable image requirements ({exc})") from exc
 
 
 def load_target(

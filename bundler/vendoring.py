@@ -26,7 +26,7 @@ from bundler.elf import read_elf
 from bundler.errors import InputError
 from bundler.http import HttpClient
 from bundler.index import Finder, IndexConfig
-from bundler.install import InstalledWheel, install_wheels, link_identical_files
+from bundler.install import InstalledWheel, install_wheels
 from bundler.libswap import recover, staging_dir, swap_into_place
 from bundler.lock_model import Artifact, Lock, LockedPackage
 from bundler.locking import LockRequest, run_lock
@@ -247,6 +247,12 @@ def run_vendor(request: VendorRequest, progress: ProgressFactory | None = None) 
         links = {p: _link(p.wheel or p.sdist) for p in packages if p.wheel or p.sdist}  # type: ignore[arg-type]
         paths = finder.download_all(list(links.values()), downloads, progress_factory=progress)
         wheels = [paths[links[p]] for p in packages if p.source == "vendor"]
+        # The lock's hashes (checked by the download) key the unpacked-wheel cache.
+        hashes = {
+            paths[links[p]]: p.wheel.sha256
+            for p in packages
+            if p.source == "vendor" and p.wheel is not None and p.wheel.sha256
+        }
         sdists = {p: paths[links[p]] for p in packages if p.source == "build"}
         built, extra_reqs = _build_all(request, sdists, warnings, notes)
         sources: dict[str, str] = {str(canonicalize_name(p.name)): p.source for p in packages}
@@ -261,6 +267,13 @@ def run_vendor(request: VendorRequest, progress: ProgressFactory | None = None) 
                 list(extra_links.values()), downloads, progress_factory=progress
             )
             wheels += [extra_paths[extra_links[p]] for p in extra]
+            hashes.update(
+                {
+                    extra_paths[extra_links[p]]: p.wheel.sha256
+                    for p in extra
+                    if p.wheel and p.wheel.sha256
+                }
+            )
             notes.append(
                 "vendored the CUDA runtime the build needs: "
                 + ", ".join(f"{p.name} {p.version}" for p in extra)
@@ -268,9 +281,10 @@ def run_vendor(request: VendorRequest, progress: ProgressFactory | None = None) 
             sources.update({str(canonicalize_name(p.name)): "vendor" for p in extra})
         staging = staging_dir(request.lib)
         try:
-            installed = install_wheels([*wheels, *built], staging)
-            saved = link_identical_files(staging)
-            on_disk = _disk_bytes(staging)
+            installed = install_wheels([*wheels, *built], staging, hashes=hashes)
+            saved = sum(w.shared_bytes for w in installed)
+            # What the packages take on disk, each inode once (as `du -sb` counts).
+            on_disk = sum(w.bytes - w.shared_bytes for w in installed)
             if saved:
                 notes.append(f"{saved / 1e6:.1f} MB of identical files hard-linked in the lib")
             shadowed = {p.name: p.shadows for p in packages if p.shadows}
@@ -304,12 +318,3 @@ def run_vendor(request: VendorRequest, progress: ProgressFactory | None = None) 
         warnings=tuple(warnings),
         bytes=on_disk,
     )
-
-
-def _disk_bytes(root: Path) -> int:
-    inodes: dict[int, int] = {}
-    for path in root.rglob("*"):
-        if path.is_file() and not path.is_symlink():
-            st = path.stat()
-            inodes[st.st_ino] = st.st_size
-    return sum(inodes.values())

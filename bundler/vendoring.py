@@ -22,7 +22,6 @@ from bundler.bootstrap import BootInfo, render_bootstrap
 from bundler.build import build_wheel
 from bundler.cache import atomic_write, cache_dir
 from bundler.cuda import runtime_requirements
-from bundler.elf import read_elf
 from bundler.errors import InputError
 from bundler.http import HttpClient
 from bundler.index import Finder, IndexConfig
@@ -187,6 +186,10 @@ def cuda_load_order(lib: Path) -> tuple[str, ...]:
     for path in sorted(lib.glob("nvidia/*/lib/*.so*")):
         if path.is_file() and not path.is_symlink():
             found[path.name] = path
+    if not found:
+        return ()
+    from bundler.elf import read_elf  # pyelftools only for a lib that needs it
+
     needs: dict[str, set[str]] = {}
     for name, path in found.items():
         info = read_elf(path)

@@ -9,8 +9,6 @@ from pathlib import Path
 
 import click
 from packaging.utils import canonicalize_name
-from rich.console import Console
-from rich.table import Table
 
 from bundler.cache import atomic_write
 from bundler.cli.options import LockInputs, lock_inputs
@@ -133,6 +131,10 @@ def vendor_bytes(lock: Lock) -> int:
 
 def report_table(outcome: LockOutcome, path: Path) -> None:
     """The human report, on stderr."""
+    # rich is imported only to draw: --json and -q runs start faster.
+    from rich.console import Console
+    from rich.table import Table
+
     lock = outcome.lock
     table = Table(box=None, pad_edge=False, header_style="bold")
     for column in ("package", "version", "source", "size"):

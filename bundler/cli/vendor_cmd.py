@@ -7,8 +7,6 @@ import sys
 from pathlib import Path
 
 import click
-from rich.console import Console
-from rich.table import Table
 
 from bundler.bootstrap import SNIPPET
 from bundler.cache import atomic_write
@@ -32,6 +30,10 @@ def default_lib(config: Config) -> Path:
 
 
 def _report(outcome: VendorOutcome) -> None:
+    # rich is imported only to draw: --json and -q runs start faster.
+    from rich.console import Console
+    from rich.table import Table
+
     console = Console(stderr=True, width=None if sys.stderr.isatty() else 120)
     table = Table(box=None, pad_edge=False, header_style="bold")
     for column in ("package", "version", "source", "size"):

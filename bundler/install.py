@@ -77,7 +77,7 @@ class InstalledWheel:
 
 
 def install_wheels(
-    wheels: Sequence[Path],
+    wheels: Sequence[Path | UnpackedWheel],
     lib: Path,
     *,
     cache: Path | None = None,
@@ -85,6 +85,9 @@ def install_wheels(
     link: bool = True,
 ) -> list[InstalledWheel]:
     """Install ``wheels`` into ``lib`` (created if missing), in the given order.
+
+    Each item is a wheel file or an entry of the unpacked-wheel cache found
+    beforehand (:func:`bundler.unpacked.find_unpacked`).
 
     ``cache`` is the root of kbundle's cache (default :func:`cache_dir`);
     ``hashes`` gives the known sha256 of some wheels, so they need not be
@@ -105,7 +108,11 @@ def install_wheels(
     seen_names: dict[str, str] = {}
     for wheel in wheels:
         try:
-            entry = unpacked_wheel(Path(wheel), root, sha256=known.get(wheel))
+            entry = (
+                wheel
+                if isinstance(wheel, UnpackedWheel)
+                else unpacked_wheel(Path(wheel), root, sha256=known.get(wheel))
+            )
         except BadWheelError as exc:
             problems.extend(exc.problems)
             continue

@@ -70,7 +70,14 @@ from bundler.wheel_errors import BadWheelError, Collision, FileCollisionError, W
 if TYPE_CHECKING:
     from installer.scripts import ScriptSection
 
-__all__ = ["INSTALLER_NAME", "SCRIPT_SHEBANG", "EntryFile", "UnpackedWheel", "unpacked_wheel"]
+__all__ = [
+    "INSTALLER_NAME",
+    "SCRIPT_SHEBANG",
+    "EntryFile",
+    "UnpackedWheel",
+    "find_unpacked",
+    "unpacked_wheel",
+]
 
 log = logging.getLogger(__name__)
 
@@ -158,6 +165,19 @@ def unpacked_wheel(wheel: Path, root: Path, *, sha256: str | None = None) -> Unp
             _discard(building)
             raise
     return UnpackedWheel(filename, str(name), str(version), entry / "tree", files)
+
+
+def find_unpacked(filename: str, sha256: str, root: Path) -> UnpackedWheel | None:
+    """The verified entry of the wheel ``filename`` with this sha256, if cached.
+
+    A vendor asks first, so that a wheel already unpacked is not even
+    fetched from the download cache or a find-links folder.
+    """
+    entry = key_path(root / LAYOUT, f"{sha256.lower()}/{filename}")
+    if not entry.is_dir():
+        return None
+    with file_lock(entry.with_name(entry.name + ".lock")):
+        return _load(entry, filename)
 
 
 def _file_sha256(path: Path, filename: str) -> str:

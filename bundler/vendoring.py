@@ -33,6 +33,7 @@ from bundler.recipes import Host, Recipe, choose_recipe, detect_host
 from bundler.requirements_file import parse_requirement_arg
 from bundler.simple_api import Link, make_link
 from bundler.target import Target
+from bundler.unpacked import UnpackedWheel, find_unpacked
 
 log = logging.getLogger(__name__)
 
@@ -84,6 +85,39 @@ def _link(artifact: Artifact) -> Link:
     if link is None:
         raise InputError(f"the lock names a file kbundle cannot read: {artifact.filename}")
     return link
+
+
+def _fetch(
+    finder: Finder,
+    packages: Sequence[LockedPackage],
+    downloads: Path,
+    progress: ProgressFactory | None,
+) -> tuple[dict[LockedPackage, Path | UnpackedWheel], dict[Path, str]]:
+    """Each package's file: its unpacked cache entry when there is one, else a download.
+
+    A wheel already unpacked (found by the lock's sha256) is not fetched at
+    all, not even from the download cache or a find-links folder. Also
+    returns the lock's sha256 of each downloaded wheel, which keys its entry.
+    """
+    root = cache_dir()
+    found: dict[LockedPackage, Path | UnpackedWheel] = {}
+    for p in packages:
+        if p.wheel is not None and p.wheel.sha256:
+            entry = find_unpacked(p.wheel.filename, p.wheel.sha256, root)
+            if entry is not None:
+                found[p] = entry
+    links = {
+        p: _link(artifact)
+        for p in packages
+        if p not in found and (artifact := p.wheel or p.sdist) is not None
+    }
+    paths = finder.download_all(list(links.values()), downloads, progress_factory=progress)
+    hashes: dict[Path, str] = {}
+    for p, link in links.items():
+        found[p] = paths[link]
+        if p.wheel is not None and p.wheel.sha256:
+            hashes[paths[link]] = p.wheel.sha256
+    return found, hashes
 
 
 def check_lock_matches_target(lock: Lock, target: Target, lock_source: str) -> None:
@@ -247,16 +281,11 @@ def run_vendor(request: VendorRequest, progress: ProgressFactory | None = None) 
     packages = list(request.lock.vendored)
     with tempfile.TemporaryDirectory(prefix="kbundle-fetch-", dir=cache_dir()) as tmp:
         downloads = Path(tmp)
-        links = {p: _link(p.wheel or p.sdist) for p in packages if p.wheel or p.sdist}  # type: ignore[arg-type]
-        paths = finder.download_all(list(links.values()), downloads, progress_factory=progress)
-        wheels = [paths[links[p]] for p in packages if p.source == "vendor"]
-        # The lock's hashes (checked by the download) key the unpacked-wheel cache.
-        hashes = {
-            paths[links[p]]: p.wheel.sha256
-            for p in packages
-            if p.source == "vendor" and p.wheel is not None and p.wheel.sha256
+        fetched, hashes = _fetch(finder, packages, downloads, progress)
+        wheels = [fetched[p] for p in packages if p.source == "vendor"]
+        sdists = {
+            p: f for p in packages if p.source == "build" and isinstance(f := fetched[p], Path)
         }
-        sdists = {p: paths[links[p]] for p in packages if p.source == "build"}
         built, extra_reqs = _build_all(request, sdists, warnings, notes)
         sources: dict[str, str] = {str(canonicalize_name(p.name)): p.source for p in packages}
         if extra_reqs:
@@ -265,18 +294,9 @@ def run_vendor(request: VendorRequest, progress: ProgressFactory | None = None) 
                 for p in _lock_extra(request, extra_reqs)
                 if canonicalize_name(p.name) not in sources
             ]
-            extra_links = {p: _link(p.wheel) for p in extra if p.wheel}
-            extra_paths = finder.download_all(
-                list(extra_links.values()), downloads, progress_factory=progress
-            )
-            wheels += [extra_paths[extra_links[p]] for p in extra]
-            hashes.update(
-                {
-                    extra_paths[extra_links[p]]: p.wheel.sha256
-                    for p in extra
-                    if p.wheel and p.wheel.sha256
-                }
-            )
+            extra_fetched, extra_hashes = _fetch(finder, extra, downloads, progress)
+            wheels += [extra_fetched[p] for p in extra]
+            hashes.update(extra_hashes)
             notes.append(
                 "vendored the CUDA runtime the build needs: "
                 + ", ".join(f"{p.name} {p.version}" for p in extra)

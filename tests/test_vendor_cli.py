@@ -616,3 +616,23 @@ def test_vendor_killed_while_unpacking_then_a_vendor_that_succeeds(
     assert tree["many/m299.py"] == b"X = 299\n"
     assert not list(unpacked.glob("*/*.tmp"))
     assert not [p.name for p in lib.parent.iterdir() if "kbundle-" in p.name]
+
+
+def test_a_warm_vendor_links_from_unpacked_wheels_without_fetching(
+    index: IndexServer, tmp_path: Path
+) -> None:
+    target = _capture(Path(sys.executable), tmp_path / "host.toml")
+    first, second = tmp_path / "one" / "lib", tmp_path / "two" / "lib"
+    lock = tmp_path / "pylock.toml"
+    base = ("--target", str(target), "-i", index.index_url(), "--lock", str(lock), "-q")
+    assert run_cli("vendor", "app", *base, "-t", str(first)).exit_code == 0
+    # The downloaded wheels are gone and the network is off: the unpacked
+    # cache alone builds the second lib.
+    shutil.rmtree(Path(os.environ["KBUNDLE_CACHE_DIR"]) / "files")
+    before = index.count(".whl")
+    res = run_cli("vendor", *base, "--offline", "-t", str(second))
+    assert res.exit_code == 0, res.stderr
+    assert index.count(".whl") == before
+    for name in ("app/__init__.py", "helper.py"):
+        assert (second / name).stat().st_ino == (first / name).stat().st_ino
+    assert json.loads((second / "kbundle.json").read_text())["packages"]

@@ -241,7 +241,7 @@ PHASES = (
     ("lock: read sdist metadata", "bundler/sdist_metadata.py", "sdist_metadata"),
     ("vendor: install wheels", "bundler/install.py", "install_wheels"),
     ("vendor: find or unpack cached wheels", "bundler/unpacked.py", "unpacked_wheel"),
-    ("vendor: unpack and verify a wheel (_build)", "bundler/unpacked.py", "_build"),
+    ("vendor: unpack and verify a wheel", "bundler/unpack.py", "unpack_wheel"),
     ("vendor: link the lib from the cache", "bundler/install.py", "_link_all"),
 )
 

@@ -75,3 +75,19 @@ def test_a_warm_lock_imports_no_network_drawing_elf_or_build_library(
     assert len(index.requests()) == before  # warm indeed: not one request
     assert not modules & set(HEAVY), sorted(modules & set(HEAVY))
     assert "zz-helper" in (tmp_path / "warm.toml").read_text()
+
+
+def test_a_warm_vendor_links_without_installer_or_network(
+    index: IndexServer, tmp_path: Path
+) -> None:
+    args = ["vendor", "zz-app", "--target", "kaggle-t4", "-i", index.index_url()]
+    cold = run_cli(*args, "--lock", str(tmp_path / "cold.toml"), "-t", str(tmp_path / "one"))
+    assert cold.exit_code == 0, cold.stderr
+    before = len(index.requests())
+
+    warm = [*args, "--lock", str(tmp_path / "warm.toml"), "-t", str(tmp_path / "two"), "-q"]
+    modules = _modules_after(warm, tmp_path)
+
+    assert len(index.requests()) == before
+    assert not modules & {*HEAVY, "installer"}, sorted(modules & {*HEAVY, "installer"})
+    assert (tmp_path / "two" / "kbundle.json").is_file()

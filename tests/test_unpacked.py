@@ -200,8 +200,8 @@ def test_an_unpack_killed_half_way_is_redone(tmp_path: Path) -> None:
         f"""
         import time
         from pathlib import Path
-        import bundler.unpacked as unpacked
-        original = unpacked._CheckedStream.matches
+        import bundler.unpack as unpack
+        original = unpack._CheckedStream.matches
         seen = []
         def matches(self):
             seen.append(1)
@@ -209,7 +209,8 @@ def test_an_unpack_killed_half_way_is_redone(tmp_path: Path) -> None:
                 Path({str(marker)!r}).touch()
                 time.sleep(600)
             return original(self)
-        unpacked._CheckedStream.matches = matches
+        unpack._CheckedStream.matches = matches
+        import bundler.unpacked as unpacked
         unpacked.unpacked_wheel(Path({str(wheel)!r}), Path({str(cache)!r}))
         """
     )

@@ -581,8 +581,8 @@ def test_vendor_killed_while_unpacking_then_a_vendor_that_succeeds(
         f"""
         import sys, time
         from pathlib import Path
-        import bundler.unpacked as unpacked
-        original = unpacked._CheckedStream.matches
+        import bundler.unpack as unpack
+        original = unpack._CheckedStream.matches
         seen = []
         def matches(self):
             seen.append(1)
@@ -590,7 +590,7 @@ def test_vendor_killed_while_unpacking_then_a_vendor_that_succeeds(
                 Path({str(marker)!r}).touch()
                 time.sleep(600)
             return original(self)
-        unpacked._CheckedStream.matches = matches
+        unpack._CheckedStream.matches = matches
         from bundler.cli import cli
         cli({args!r}, prog_name="kbundle")
         """

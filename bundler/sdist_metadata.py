@@ -23,7 +23,7 @@ import sys
 import tarfile
 import zipfile
 from email.parser import BytesHeaderParser
-from typing import TYPE_CHECKING, Any
+from typing import IO, TYPE_CHECKING, Any
 
 from packaging.requirements import InvalidRequirement, Requirement
 from packaging.utils import InvalidSdistFilename, canonicalize_name, parse_sdist_filename
@@ -65,8 +65,21 @@ def sdist_metadata(path: Path, filename: str | None = None) -> bytes | None:
     219 MB into its tar stream, and its ``pyproject.toml`` the 211th).
     """
     filename = filename or path.name
+    return _first_settled(_members(path, filename), filename)
+
+
+def sdist_metadata_from_stream(stream: IO[bytes], filename: str) -> bytes | None:
+    """:func:`sdist_metadata` of a ``.tar.gz`` read front to back from ``stream``.
+
+    Only as many bytes are read as it takes to settle the answer, so a
+    stream of HTTP range reads fetches a small part of a big sdist.
+    """
+    return _first_settled(_tar_members(stream, filename, mode="r|*"), filename)
+
+
+def _first_settled(members: Iterator[tuple[str, bytes]], filename: str) -> bytes | None:
     found: dict[str, bytes] = {}
-    for member, data in _members(path, filename):
+    for member, data in members:
         found[member] = data
         settled = _settle(found, filename)
         if settled is not None:
@@ -110,17 +123,26 @@ def _members(path: Path, filename: str) -> Iterator[tuple[str, bytes]]:
                         seen.add(wanted)
                         yield wanted, archive.read(info)
         else:
-            with tarfile.open(path, "r:*") as archive:
-                for member in archive:
-                    wanted = _wanted_name(member.name)
-                    # Regular files only: a symlink or device entry is never followed.
-                    if wanted and member.isfile() and wanted not in seen:
-                        _check_size(member.size, filename, wanted)
-                        handle = archive.extractfile(member)
-                        if handle is not None:
-                            seen.add(wanted)
-                            yield wanted, handle.read()
-    except (tarfile.TarError, zipfile.BadZipFile, EOFError, OSError) as exc:
+            with path.open("rb") as handle:
+                yield from _tar_members(handle, filename, mode="r:*")
+    except (zipfile.BadZipFile, OSError) as exc:
+        raise NetworkError(f"{filename} is not a readable sdist: {exc}") from exc
+
+
+def _tar_members(stream: IO[bytes], filename: str, *, mode: str) -> Iterator[tuple[str, bytes]]:
+    seen: set[str] = set()
+    try:
+        with tarfile.open(fileobj=stream, mode=mode) as archive:  # type: ignore[call-overload]
+            for member in archive:
+                wanted = _wanted_name(member.name)
+                # Regular files only: a symlink or device entry is never followed.
+                if wanted and member.isfile() and wanted not in seen:
+                    _check_size(member.size, filename, wanted)
+                    handle = archive.extractfile(member)
+                    if handle is not None:
+                        seen.add(wanted)
+                        yield wanted, handle.read()
+    except (tarfile.TarError, EOFError, OSError) as exc:
         raise NetworkError(f"{filename} is not a readable sdist: {exc}") from exc
 
 

@@ -323,7 +323,7 @@ class Finder:
                 make_link(
                     entry.name,
                     entry.resolve().as_uri(),
-                    hashes={"sha256": _file_sha256(entry)},
+                    hashes={"sha256": self._local_sha256(entry)},
                     size=entry.stat().st_size,
                 )
                 for entry in sorted(path.iterdir())
@@ -333,6 +333,23 @@ class Finder:
         if path.is_file():
             return parse_html_page(path.read_bytes(), path.resolve().as_uri())
         raise InputError(f"find-links location {location} does not exist")
+
+    def _local_sha256(self, path: Path) -> str:
+        """The sha256 of a local file, remembered by its path, size and mtime.
+
+        A big wheelhouse would otherwise be read whole on every lock; a file
+        that is rewritten gets a new size or modification time (the unpacked-wheel
+        cache trusts the same signal).
+        """
+        st = path.stat()
+        key = f"{path.resolve()}\0{st.st_size}\0{st.st_mtime_ns}\0{st.st_ino}"
+        memo = key_path(self._root / "local-sha256", key)
+        known = read_or_none(memo)
+        if known is not None and len(known) == 64:
+            return known.decode("ascii")
+        digest = _file_sha256(path)
+        atomic_write(memo, digest.encode("ascii"))
+        return digest
 
     # -- metadata -------------------------------------------------------------
 

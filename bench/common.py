@@ -250,6 +250,9 @@ def ensure_tools() -> Tools:
         pip = [str(TOOLS_VENV / "bin" / "python"), "-m", "pip", "install", "-q", "-U"]
         subprocess.run([*pip, *TOOL_PACKAGES], check=True, timeout=900)
         marker.write_text("ok\n")
+    # An installed kbundle has byte code; this editable one would compile every
+    # module on every run when PYTHONDONTWRITEBYTECODE is set (about 0.15 s).
+    subprocess.run([sys.executable, "-m", "compileall", "-q", str(REPO / "bundler")], check=True)
     bin_dir = TOOLS_VENV / "bin"
     tools = Tools(
         kbundle=kbundle_exe(),

@@ -240,9 +240,9 @@ PHASES = (
     ("lock: prefetch hints (thread start-up)", "bundler/prefetch.py", "hint"),
     ("lock: read sdist metadata", "bundler/sdist_metadata.py", "sdist_metadata"),
     ("vendor: install wheels", "bundler/install.py", "install_wheels"),
-    ("vendor: check RECORD (validate_record)", "installer/sources.py", "validate_record"),
-    ("vendor: write files (_install_one)", "bundler/install.py", "_install_one"),
-    ("vendor: hard-link identical files", "bundler/install.py", "link_identical_files"),
+    ("vendor: find or unpack cached wheels", "bundler/unpacked.py", "unpacked_wheel"),
+    ("vendor: unpack and verify a wheel", "bundler/unpack.py", "unpack_wheel"),
+    ("vendor: link the lib from the cache", "bundler/install.py", "_link_all"),
 )
 
 

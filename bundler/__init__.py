@@ -10,7 +10,12 @@ Names are imported on first use, so ``import bundler`` stays cheap.
 from __future__ import annotations
 
 from importlib import import_module
-from typing import Any
+
+# Not typing.TYPE_CHECKING: importing typing would cost `kbundle --version` more
+# than everything else it does (type checkers know this name).
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
 
 __version__ = "0.1.0"
 

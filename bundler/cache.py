@@ -120,6 +120,24 @@ def atomic_write(path: Path, data: bytes) -> None:
         handle.write(data)
 
 
+@contextlib.contextmanager
+def file_lock(path: Path) -> Iterator[None]:
+    """Hold an exclusive ``flock`` on ``path`` (created if missing) while inside.
+
+    Blocks while another thread or process holds it; a killed holder's lock
+    is released by the kernel. The file itself stays: it is only a name.
+    """
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        if not _lock(fd, blocking=False):
+            log.info("waiting for another kbundle process to finish %s", path.name)
+            _lock(fd, blocking=True)
+        yield
+    finally:
+        os.close(fd)  # releases the lock
+
+
 def read_or_none(path: Path) -> bytes | None:
     """The bytes of ``path``, or None when there is no such file."""
     try:

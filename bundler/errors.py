@@ -101,6 +101,17 @@ def free_bytes(folder: Path) -> int | None:
     return None
 
 
+def written_path(exc: OSError) -> Path | None:
+    """The file a failed write went to, if the error names it.
+
+    A failed copy names its source in ``filename`` and its destination in
+    ``filename2`` (shutil's fast copies do so): the destination is the file
+    system that filled up.
+    """
+    name = exc.filename2 or exc.filename
+    return Path(name) if name else None
+
+
 def disk_full(exc: OSError, *, what: str, folder: Path, needed: int | None, hint: str) -> DiskFull:
     """The :class:`DiskFull` error for ``exc`` on ``what`` (e.g. "kbundle's cache at X")."""
     free = free_bytes(folder)
@@ -110,7 +121,8 @@ def disk_full(exc: OSError, *, what: str, folder: Path, needed: int | None, hint
     if free is not None:
         amounts.append(f"{megabytes(free)} is free there")
     detail = f": {' and '.join(amounts)}" if amounts else ""
-    where = f", writing {exc.filename}" if exc.filename else ""
+    written = written_path(exc)
+    where = f", writing {written}" if written else ""
     return DiskFull(f"{what} is full ({exc.strerror or exc}{where}){detail}.", hint=hint)
 
 
@@ -121,7 +133,7 @@ def environment_error(exc: OSError, cache: Path) -> KbundleError | None:
     Used by the CLI as the last net: the steps that know more (the lib, the
     downloads, an output file) raise their own, more precise errors first.
     """
-    path = Path(exc.filename) if exc.filename else None
+    path = written_path(exc)
     in_cache = path is not None and (path == cache or cache in path.parents)
     if in_cache and not _writable_folder(cache):
         return InputError(

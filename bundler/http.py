@@ -22,22 +22,13 @@ import hashlib
 import json
 import logging
 import os
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol, TypeVar
 from urllib.parse import unquote, urlsplit, urlunsplit
-from urllib.request import url2pathname
-
-import urllib3
-from urllib3.exceptions import (
-    ConnectTimeoutError,
-    NameResolutionError,
-    NewConnectionError,
-    SSLError,
-)
-from urllib3.exceptions import HTTPError as Urllib3Error
 
 from bundler.cache import (
     PartFile,
@@ -52,6 +43,8 @@ from bundler.errors import InputError, NetworkError, OfflineMiss
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
+
+    import urllib3
 
 log = logging.getLogger(__name__)
 
@@ -115,6 +108,8 @@ class _Transient(Exception):
 
 def _connection_problem(reason: BaseException) -> str:
     """Why a host could not be reached, in words (DNS, refused, timeout)."""
+    from urllib3.exceptions import ConnectTimeoutError, NameResolutionError, NewConnectionError
+
     text = str(reason)
     if isinstance(reason, NameResolutionError):
         return "its host name does not resolve (DNS)"
@@ -209,7 +204,8 @@ def file_url_to_path(url: str) -> Path:
     parts = urlsplit(url)
     if parts.netloc not in ("", "localhost"):
         raise InputError(f"{url}: only local file:// URLs are supported")
-    return Path(url2pathname(unquote(parts.path)))
+    # Linux only: a file URL's path is the file's path, %-escaped.
+    return Path(unquote(parts.path))
 
 
 def _ca_bundle(environ: Mapping[str, str]) -> str | None:
@@ -311,17 +307,34 @@ class HttpClient:
         # Credentials seen in any URL, per host: relative file links on a
         # credentialed index (or a redirect) then authenticate too, as pip does.
         self._credentials: dict[str, str] = {}
-        ca = _ca_bundle(environ)
-        self._pool = urllib3.PoolManager(
-            num_pools=32,
-            maxsize=max_connections,
-            timeout=urllib3.Timeout(connect=min(timeout, 15.0), read=timeout),
-            # Only redirects are left to urllib3; every other retry is ours so a
-            # failure part-way through a body is retried the same way.
-            retries=urllib3.Retry(total=None, connect=0, read=0, status=0, other=0, redirect=10),
-            ca_certs=ca if ca and not Path(ca).is_dir() else None,
-            ca_cert_dir=ca if ca and Path(ca).is_dir() else None,
-        )
+        self._ca = _ca_bundle(environ)
+        self._timeout = timeout
+        self._max_connections = max_connections
+        # Made on the first request: a run served from the cache (a warm
+        # lock) then never imports urllib3 nor reads the CA bundle.
+        self._pool_manager: urllib3.PoolManager | None = None
+        self._pool_lock = threading.Lock()
+
+    @property
+    def _pool(self) -> urllib3.PoolManager:
+        with self._pool_lock:
+            if self._pool_manager is None:
+                import urllib3
+
+                ca, timeout = self._ca, self._timeout
+                self._pool_manager = urllib3.PoolManager(
+                    num_pools=32,
+                    maxsize=self._max_connections,
+                    timeout=urllib3.Timeout(connect=min(timeout, 15.0), read=timeout),
+                    # Only redirects are left to urllib3; every other retry is ours
+                    # so a failure part-way through a body is retried the same way.
+                    retries=urllib3.Retry(
+                        total=None, connect=0, read=0, status=0, other=0, redirect=10
+                    ),
+                    ca_certs=ca if ca and not Path(ca).is_dir() else None,
+                    ca_cert_dir=ca if ca and Path(ca).is_dir() else None,
+                )
+            return self._pool_manager
 
     # -- public API ---------------------------------------------------------
 
@@ -536,6 +549,9 @@ class HttpClient:
         if (token := self._credentials.get(urlsplit(url).netloc)) is not None:
             request_headers.setdefault("Authorization", f"Basic {token}")
         log.debug("GET %s %s", redact_url(url), headers.get("Range", ""))
+        from urllib3.exceptions import ConnectTimeoutError, NewConnectionError, SSLError
+        from urllib3.exceptions import HTTPError as Urllib3Error
+
         try:
             raw = self._pool.request(
                 "GET", url, headers=request_headers, preload_content=preload, decode_content=True
@@ -835,6 +851,8 @@ class _BodyReader:
         self._raw = raw
 
     def read(self, size: int = -1) -> bytes:
+        from urllib3.exceptions import HTTPError as Urllib3Error
+
         try:
             if size < 0:
                 return self._raw.read(decode_content=False)

@@ -32,7 +32,7 @@ from dataclasses import dataclass, field
 from email.parser import BytesHeaderParser
 from functools import partial
 from pathlib import Path
-from typing import TYPE_CHECKING, Generic, TypeVar
+from typing import IO, TYPE_CHECKING, Generic, TypeVar, cast
 from urllib.parse import urljoin, urlsplit
 
 from packaging.utils import canonicalize_name
@@ -42,13 +42,14 @@ from bundler.cache import atomic_write, cache_dir, key_path, read_or_none
 from bundler.errors import InputError, KbundleError, NetworkError, OfflineMiss
 from bundler.http import (
     HashMismatch,
+    HttpStatusError,
     RangeNotSupported,
     file_url_to_path,
     is_file_url,
     redact_url,
 )
 from bundler.lazy_wheel import InvalidWheel, fetch_wheel_metadata, metadata_from_wheel_file
-from bundler.sdist_metadata import sdist_metadata
+from bundler.sdist_metadata import sdist_metadata, sdist_metadata_from_stream
 from bundler.simple_api import ACCEPT, make_link, parse_html_page, parse_page
 
 if TYPE_CHECKING:
@@ -326,7 +327,7 @@ class Finder:
                 make_link(
                     entry.name,
                     entry.resolve().as_uri(),
-                    hashes={"sha256": _file_sha256(entry)},
+                    hashes={"sha256": self._local_sha256(entry)},
                     size=entry.stat().st_size,
                 )
                 for entry in sorted(path.iterdir())
@@ -336,6 +337,23 @@ class Finder:
         if path.is_file():
             return parse_html_page(path.read_bytes(), path.resolve().as_uri())
         raise InputError(f"find-links location {location} does not exist")
+
+    def _local_sha256(self, path: Path) -> str:
+        """The sha256 of a local file, remembered by its path, size and mtime.
+
+        A big wheelhouse would otherwise be read whole on every lock; a file
+        that is rewritten gets a new size or modification time (the unpacked-wheel
+        cache trusts the same signal).
+        """
+        st = path.stat()
+        key = f"{path.resolve()}\0{st.st_size}\0{st.st_mtime_ns}\0{st.st_ino}"
+        memo = key_path(self._root / "local-sha256", key)
+        known = read_or_none(memo)
+        if known is not None and len(known) == 64:
+            return known.decode("ascii")
+        digest = _file_sha256(path)
+        atomic_write(memo, digest.encode("ascii"))
+        return digest
 
     # -- metadata -------------------------------------------------------------
 
@@ -397,6 +415,16 @@ class Finder:
 
     def _fetch_metadata(self, link: Link) -> bytes:
         if not link.is_wheel:
+            if link.filename.endswith(".tar.gz") and not is_file_url(link.url):
+                try:
+                    stream = _RangeStream(self._client, link.url, link.size)
+                    found = sdist_metadata_from_stream(cast("IO[bytes]", stream), link.filename)
+                    log.debug(
+                        "%s: read %d bytes for its metadata", link.filename, stream.read_bytes
+                    )
+                    return _checked(link, found or b"")
+                except (RangeNotSupported, _Unsettled) as exc:
+                    log.info("downloading all of %s: %s", link.filename, exc)
             return _checked(link, sdist_metadata(self._to_cache(link), link.filename) or b"")
         if link.metadata_hashes is not None:
             data = self._core_metadata_file(link)
@@ -546,6 +574,60 @@ def _file_sha256(path: Path) -> str:
         while chunk := handle.read(1 << 20):
             digest.update(chunk)
     return digest.hexdigest()
+
+
+class _Unsettled(Exception):
+    """The metadata was not found early in the sdist: download it whole (and keep it)."""
+
+
+class _RangeStream:
+    """The front of a remote file, read sequentially with HTTP range requests.
+
+    An sdist's static metadata is often well before its end
+    (llama-cpp-python's ``pyproject.toml`` is 40 MB into a 77 MB file, its
+    ``PKG-INFO`` last). Past the budget (60% of the file, at least 16 MB) the
+    caller downloads the file whole instead, which also keeps it for a build.
+    """
+
+    FIRST = 1 << 20
+    CHUNK = 4 << 20
+    MIN_BUDGET = 16 << 20
+
+    def __init__(self, client: Fetcher, url: str, size: int | None) -> None:
+        self._client = client
+        self._url = url
+        self._size = size
+        self._budget = max(self.MIN_BUDGET, int((size or 0) * 0.6))
+        self._buffer = bytearray()
+        self._position = 0  # of the first byte not yet fetched
+        self.read_bytes = 0
+
+    def read(self, size: int = -1) -> bytes:
+        while size < 0 or len(self._buffer) < size:
+            if self._size is not None and self._position >= self._size:
+                break
+            if self._position >= self._budget:
+                raise _Unsettled(f"no static metadata in the first {self._budget >> 20} MB")
+            start = self._position
+            end = min(start + (self.CHUNK if start else self.FIRST), self._budget) - 1
+            if self._size is not None:
+                end = min(end, self._size - 1)
+            try:
+                data = self._client.get_range(self._url, start, end)
+            except HttpStatusError as exc:
+                if exc.status != 416 or start == 0:  # 416: starts at the end of the file
+                    raise
+                data = b""
+            if len(data) < end - start + 1:
+                self._size = start + len(data)  # a short answer: the end of the file
+            self._position += len(data)
+            self.read_bytes += len(data)
+            self._buffer += data
+        if size < 0:
+            size = len(self._buffer)
+        data = bytes(self._buffer[:size])
+        del self._buffer[:size]
+        return data
 
 
 def _checked(link: Link, metadata: bytes) -> bytes:

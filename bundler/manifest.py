@@ -38,6 +38,7 @@ where there is one, the 1-based line.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import re
 import sys
@@ -343,8 +344,19 @@ def _parse_freeze_line(line: str, editable_comment: str | None) -> InstalledDist
     return _parse_requirement(line)
 
 
+# A plain pin, nearly every line of a freeze: parsed without packaging's
+# full requirement grammar (a preset has some 700 of them, read on every run).
+_PLAIN_PIN_RE = re.compile(
+    r"([A-Za-z0-9](?:[A-Za-z0-9._-]*[A-Za-z0-9])?)[ \t]*==[ \t]*([A-Za-z0-9.+!_-]+)"
+)
+
+
 def _parse_requirement(line: str) -> InstalledDist:
     """Parse ``name==version``, ``name===version`` or ``name @ url``."""
+    plain = _PLAIN_PIN_RE.fullmatch(line)
+    if plain is not None:
+        with contextlib.suppress(InvalidVersion):  # the full parser says what is wrong
+            return InstalledDist(canonicalize_name(plain[1]), str(Version(plain[2])))
     try:
         req = Requirement(line)
     except InvalidRequirement as exc:

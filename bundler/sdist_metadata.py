@@ -12,7 +12,8 @@ Two sources are trusted, in this order:
 
 Otherwise :func:`sdist_metadata` returns None: only a build backend can tell.
 Only the two top-level members are read, straight from the archive into
-memory; nothing is extracted to disk.
+memory, and reading stops at the first that settles it; nothing is
+extracted to disk.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ import sys
 import tarfile
 import zipfile
 from email.parser import BytesHeaderParser
-from typing import TYPE_CHECKING, Any
+from typing import IO, TYPE_CHECKING, Any
 
 from packaging.requirements import InvalidRequirement, Requirement
 from packaging.utils import InvalidSdistFilename, canonicalize_name, parse_sdist_filename
@@ -37,6 +38,7 @@ else:  # pragma: no cover - exercised on 3.10 only
     import tomli as tomllib  # type: ignore[import-not-found,unused-ignore]
 
 if TYPE_CHECKING:
+    from collections.abc import Iterator
     from email.message import Message
     from pathlib import Path
 
@@ -55,15 +57,45 @@ def sdist_metadata(path: Path, filename: str | None = None) -> bytes | None:
     core metadata written from ``pyproject.toml`` (Metadata-Version 2.1 with
     Name, Version, Requires-Python, Provides-Extra and Requires-Dist, extras
     as ``extra == "name"`` markers). ``filename`` (default: the path's name)
-    supplies the name and version when PKG-INFO is missing.
+    supplies the name and version when PKG-INFO is missing or not read.
+
+    The archive is read only as far as the first member that settles the
+    answer: a static PKG-INFO, or a static ``pyproject.toml`` (build tools
+    put PKG-INFO anywhere; llama-cpp-python's is the last of 3,884 members,
+    219 MB into its tar stream, and its ``pyproject.toml`` the 211th).
     """
     filename = filename or path.name
-    members = _read_members(path, filename)
-    pkg_info = members.get("PKG-INFO")
+    return _first_settled(_members(path, filename), filename)
+
+
+def sdist_metadata_from_stream(stream: IO[bytes], filename: str) -> bytes | None:
+    """:func:`sdist_metadata` of a ``.tar.gz`` read front to back from ``stream``.
+
+    Only as many bytes are read as it takes to settle the answer, so a
+    stream of HTTP range reads fetches a small part of a big sdist.
+    """
+    return _first_settled(_tar_members(stream, filename, mode="r|*"), filename)
+
+
+def _first_settled(members: Iterator[tuple[str, bytes]], filename: str) -> bytes | None:
+    found: dict[str, bytes] = {}
+    for member, data in members:
+        found[member] = data
+        settled = _settle(found, filename)
+        if settled is not None:
+            return settled
+        if len(found) == len(_WANTED):
+            break
+    return None
+
+
+def _settle(found: dict[str, bytes], filename: str) -> bytes | None:
+    """The metadata, if the members read so far are enough to trust one."""
+    pkg_info = found.get("PKG-INFO")
     headers = BytesHeaderParser().parsebytes(pkg_info) if pkg_info is not None else None
     if pkg_info is not None and headers is not None and _pkg_info_is_static(headers):
         return pkg_info
-    pyproject = members.get("pyproject.toml")
+    pyproject = found.get("pyproject.toml")
     if pyproject is None:
         return None
     if headers is not None and headers.get("Name") and headers.get("Version"):
@@ -78,32 +110,40 @@ def sdist_metadata(path: Path, filename: str | None = None) -> bytes | None:
     return _metadata_from_pyproject(pyproject, name, version, filename)
 
 
-def _read_members(path: Path, filename: str) -> dict[str, bytes]:
-    """The wanted files directly under the archive's single top-level directory."""
-    found: dict[str, bytes] = {}
+def _members(path: Path, filename: str) -> Iterator[tuple[str, bytes]]:
+    """The wanted files directly under the archive's top-level directory, in archive order."""
+    seen: set[str] = set()
     try:
         if filename.endswith(".zip"):
             with zipfile.ZipFile(path) as archive:
                 for info in archive.infolist():
                     wanted = _wanted_name(info.filename)
-                    if wanted and not info.is_dir() and wanted not in found:
+                    if wanted and not info.is_dir() and wanted not in seen:
                         _check_size(info.file_size, filename, wanted)
-                        found[wanted] = archive.read(info)
+                        seen.add(wanted)
+                        yield wanted, archive.read(info)
         else:
-            with tarfile.open(path, "r:*") as archive:
-                for member in archive:
-                    wanted = _wanted_name(member.name)
-                    # Regular files only: a symlink or device entry is never followed.
-                    if wanted and member.isfile() and wanted not in found:
-                        _check_size(member.size, filename, wanted)
-                        handle = archive.extractfile(member)
-                        if handle is not None:
-                            found[wanted] = handle.read()
-                    if len(found) == len(_WANTED):
-                        break
-    except (tarfile.TarError, zipfile.BadZipFile, EOFError, OSError) as exc:
+            with path.open("rb") as handle:
+                yield from _tar_members(handle, filename, mode="r:*")
+    except (zipfile.BadZipFile, OSError) as exc:
         raise NetworkError(f"{filename} is not a readable sdist: {exc}") from exc
-    return found
+
+
+def _tar_members(stream: IO[bytes], filename: str, *, mode: str) -> Iterator[tuple[str, bytes]]:
+    seen: set[str] = set()
+    try:
+        with tarfile.open(fileobj=stream, mode=mode) as archive:  # type: ignore[call-overload]
+            for member in archive:
+                wanted = _wanted_name(member.name)
+                # Regular files only: a symlink or device entry is never followed.
+                if wanted and member.isfile() and wanted not in seen:
+                    _check_size(member.size, filename, wanted)
+                    handle = archive.extractfile(member)
+                    if handle is not None:
+                        seen.add(wanted)
+                        yield wanted, handle.read()
+    except (tarfile.TarError, EOFError, OSError) as exc:
+        raise NetworkError(f"{filename} is not a readable sdist: {exc}") from exc
 
 
 def _wanted_name(member_name: str) -> str | None:

@@ -23,11 +23,17 @@ from bundler.bootstrap import BootInfo, render_bootstrap
 from bundler.build import build_wheel
 from bundler.cache import atomic_write, cache_dir
 from bundler.cuda import runtime_requirements
-from bundler.elf import read_elf
-from bundler.errors import DiskFull, InputError, disk_full, free_bytes, is_disk_full
+from bundler.errors import (
+    DiskFull,
+    InputError,
+    disk_full,
+    free_bytes,
+    is_disk_full,
+    written_path,
+)
 from bundler.http import HttpClient
 from bundler.index import Finder, IndexConfig
-from bundler.install import InstalledWheel, install_wheels, link_identical_files
+from bundler.install import InstalledWheel, install_wheels
 from bundler.libdest import check_destination, lib_lock
 from bundler.libswap import recover, staging_dir, swap_into_place
 from bundler.lock_model import Artifact, Lock, LockedPackage
@@ -37,6 +43,7 @@ from bundler.recipes import Host, Recipe, choose_recipe, detect_host
 from bundler.requirements_file import parse_requirement_arg
 from bundler.simple_api import Link, make_link
 from bundler.target import Target
+from bundler.unpacked import UnpackedWheel, find_unpacked
 
 log = logging.getLogger(__name__)
 
@@ -92,6 +99,42 @@ def _link(artifact: Artifact) -> Link:
     if link is None:
         raise InputError(f"the lock names a file kbundle cannot read: {artifact.filename}")
     return link
+
+
+def _fetch(
+    finder: Finder,
+    packages: Sequence[LockedPackage],
+    downloads: Path,
+    progress: ProgressFactory | None,
+    *,
+    unpacked: bool,
+) -> tuple[dict[LockedPackage, Path | UnpackedWheel], dict[Path, str]]:
+    """Each package's file: with ``unpacked``, its unpacked cache entry when
+    there is one, else a download.
+
+    A wheel already unpacked (found by the lock's sha256) is not fetched at
+    all, not even from the download cache or a find-links folder. Also
+    returns the lock's sha256 of each downloaded wheel, which keys its entry.
+    """
+    root = cache_dir()
+    found: dict[LockedPackage, Path | UnpackedWheel] = {}
+    for p in packages if unpacked else ():
+        if p.wheel is not None and p.wheel.sha256:
+            entry = find_unpacked(p.wheel.filename, p.wheel.sha256, root)
+            if entry is not None:
+                found[p] = entry
+    links = {
+        p: _link(artifact)
+        for p in packages
+        if p not in found and (artifact := p.wheel or p.sdist) is not None
+    }
+    paths = finder.download_all(list(links.values()), downloads, progress_factory=progress)
+    hashes: dict[Path, str] = {}
+    for p, link in links.items():
+        found[p] = paths[link]
+        if p.wheel is not None and p.wheel.sha256:
+            hashes[paths[link]] = p.wheel.sha256
+    return found, hashes
 
 
 def check_lock_matches_target(lock: Lock, target: Target, lock_source: str) -> None:
@@ -194,6 +237,10 @@ def cuda_load_order(lib: Path) -> tuple[str, ...]:
     for path in sorted(lib.glob("nvidia/*/lib/*.so*")):
         if path.is_file() and not path.is_symlink():
             found[path.name] = path
+    if not found:
+        return ()
+    from bundler.elf import read_elf  # pyelftools only for a lib that needs it
+
     needs: dict[str, set[str]] = {}
     for name, path in found.items():
         info = read_elf(path)
@@ -248,36 +295,38 @@ def fetch_and_build(
     progress: ProgressFactory | None,
     warnings: list[str],
     notes: list[str],
-) -> tuple[list[Path], list[Path], dict[str, str]]:
-    """Download the lock's vendored files into ``downloads`` and build its sdists.
+    *,
+    unpacked: bool = True,
+) -> tuple[list[Path | UnpackedWheel], list[Path], dict[str, str], dict[Path, str]]:
+    """Fetch the lock's vendored files into ``downloads`` and build its sdists.
 
-    Returns the downloaded wheels (with the CUDA runtime a build needs), the
-    built wheels, and each distribution's source (``vendor``/``build``) by
-    canonical name; ``warnings`` and ``notes`` get what the user should read.
+    Returns the wheels (with the CUDA runtime a build needs) — with
+    ``unpacked``, a wheel already in the unpacked cache comes as that entry and
+    is not fetched at all; without it every wheel is a file — the built
+    wheels, each distribution's source (``vendor``/``build``) by canonical
+    name, and the lock's sha256 of each downloaded wheel (which keys its
+    unpacked entry); ``warnings`` and ``notes`` get what the user should read.
     """
     finder = Finder(request.index, HttpClient(offline=request.offline))
     packages = list(request.lock.vendored)
-    links = {p: _link(p.wheel or p.sdist) for p in packages if p.wheel or p.sdist}  # type: ignore[arg-type]
-    paths = finder.download_all(list(links.values()), downloads, progress_factory=progress)
-    wheels = [paths[links[p]] for p in packages if p.source == "vendor"]
-    sdists = {p: paths[links[p]] for p in packages if p.source == "build"}
+    fetched, hashes = _fetch(finder, packages, downloads, progress, unpacked=unpacked)
+    wheels = [fetched[p] for p in packages if p.source == "vendor"]
+    sdists = {p: f for p in packages if p.source == "build" and isinstance(f := fetched[p], Path)}
     built, extra_reqs = _build_all(request, sdists, warnings, notes)
     sources: dict[str, str] = {str(canonicalize_name(p.name)): p.source for p in packages}
     if extra_reqs:
         extra = [
             p for p in _lock_extra(request, extra_reqs) if canonicalize_name(p.name) not in sources
         ]
-        extra_links = {p: _link(p.wheel) for p in extra if p.wheel}
-        extra_paths = finder.download_all(
-            list(extra_links.values()), downloads, progress_factory=progress
-        )
-        wheels += [extra_paths[extra_links[p]] for p in extra]
+        extra_fetched, extra_hashes = _fetch(finder, extra, downloads, progress, unpacked=unpacked)
+        wheels += [extra_fetched[p] for p in extra]
+        hashes.update(extra_hashes)
         notes.append(
             "vendored the CUDA runtime the build needs: "
             + ", ".join(f"{p.name} {p.version}" for p in extra)
         )
         sources.update({str(canonicalize_name(p.name)): "vendor" for p in extra})
-    return wheels, built, sources
+    return wheels, built, sources, hashes
 
 
 def run_vendor(request: VendorRequest, progress: ProgressFactory | None = None) -> VendorOutcome:
@@ -305,12 +354,15 @@ def _vendor_locked(request: VendorRequest, progress: ProgressFactory | None) -> 
     warnings: list[str] = []
     packages = list(request.lock.vendored)
     with tempfile.TemporaryDirectory(prefix="kbundle-fetch-", dir=cache_dir()) as tmp:
-        wheels, built, sources = fetch_and_build(request, Path(tmp), progress, warnings, notes)
+        wheels, built, sources, hashes = fetch_and_build(
+            request, Path(tmp), progress, warnings, notes
+        )
         staging = staging_dir(request.lib)
         try:
-            installed = install_wheels([*wheels, *built], staging)
-            saved = link_identical_files(staging)
-            on_disk = _disk_bytes(staging)
+            installed = install_wheels([*wheels, *built], staging, hashes=hashes)
+            saved = sum(w.shared_bytes for w in installed)
+            # What the packages take on disk, each inode once (as `du -sb` counts).
+            on_disk = sum(w.bytes - w.shared_bytes for w in installed)
             if saved:
                 notes.append(f"{saved / 1e6:.1f} MB of identical files hard-linked in the lib")
             shadowed = {p.name: p.shadows for p in packages if p.shadows}
@@ -355,7 +407,7 @@ def _disk_full(exc: OSError, request: VendorRequest) -> DiskFull:
     left is the full one (when the cache and the lib share one, it is both).
     """
     cache, lib = cache_dir(), request.lib
-    path = Path(exc.filename) if exc.filename else None
+    path = written_path(exc)
     shared = _device(cache) == _device(lib.parent)
     if path is not None:
         in_cache = path == cache or cache in path.parents
@@ -408,12 +460,3 @@ def _unpacked_bytes(wheels: Sequence[Path]) -> int:
         except (OSError, zipfile.BadZipFile):
             continue
     return total
-
-
-def _disk_bytes(root: Path) -> int:
-    inodes: dict[int, int] = {}
-    for path in root.rglob("*"):
-        if path.is_file() and not path.is_symlink():
-            st = path.stat()
-            inodes[st.st_ino] = st.st_size
-    return sum(inodes.values())

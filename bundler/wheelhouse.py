@@ -80,10 +80,14 @@ def run_wheelhouse(
     check_dest(dest)
     warnings: list[str] = []
     with tempfile.TemporaryDirectory(prefix="kbundle-fetch-", dir=cache_dir()) as tmp:
-        wheels, built, sources = fetch_and_build(request, Path(tmp), progress, warnings, notes)
+        # The wheel files themselves, never unpacked cache entries: pip installs them.
+        wheels, built, sources, _ = fetch_and_build(
+            request, Path(tmp), progress, warnings, notes, unpacked=False
+        )
+        files = [w for w in wheels if isinstance(w, Path)]
         staging = staging_dir(dest)
         try:
-            entries = [_add(path, staging, sources) for path in [*wheels, *built]]
+            entries = [_add(path, staging, sources) for path in [*files, *built]]
             entries.sort(key=lambda w: w.name)
             command = install_command(dest)
             text = render_requirements(entries, request.lock, command)

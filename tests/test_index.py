@@ -546,3 +546,25 @@ def test_real_pypi_pages_and_range_metadata(tmp_path: Path) -> None:
     metadata = fetch_wheel_metadata(client, wheel.url, wheel.filename)
     assert b"Name: numpy\n" in metadata
     assert b"Version: 2.2.6\n" in metadata
+
+
+def test_find_links_files_are_hashed_once_until_they_change(tmp_path: Path) -> None:
+    wheel = build_wheel(tmp_path / "d", "demo", "1.0")
+    (tmp_path / "empty").mkdir()
+    index = static_index(tmp_path / "mirror", tmp_path / "empty")
+    first = only(make_finder(index, find_links=(str(tmp_path / "d"),)).files("demo"))
+    assert first.sha256 == hashlib.sha256(wheel.read_bytes()).hexdigest()
+    # The digest is remembered by path, size and mtime: a second lock does not
+    # read the file (a planted memo proves it is what answers)...
+    [memo] = [
+        p
+        for p in (Path(os.environ["KBUNDLE_CACHE_DIR"]) / "local-sha256").rglob("*")
+        if p.is_file()
+    ]
+    memo.write_text("ab" * 32)
+    again = only(make_finder(index, find_links=(str(tmp_path / "d"),)).files("demo"))
+    assert again.sha256 == "ab" * 32
+    # ...and a rewritten file is hashed again.
+    build_wheel(tmp_path / "d", "demo", "1.0", files={"demo/__init__.py": b"NEW = 1\n"})
+    changed = only(make_finder(index, find_links=(str(tmp_path / "d"),)).files("demo"))
+    assert changed.sha256 == hashlib.sha256(wheel.read_bytes()).hexdigest() != first.sha256

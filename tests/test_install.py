@@ -281,23 +281,28 @@ def test_wheel_shipping_its_own_installer_file_is_a_collision(tmp_path: Path) ->
 
 
 def test_identical_files_are_hard_linked(tmp_path: Path) -> None:
-    from bundler.install import link_identical_files
-
-    lib = tmp_path / "lib"
     blob = os.urandom(100_000)
-    for rel in ("lib/libx.so", "lib/libx.so.0", "pkg/lib/libx.so.0.1"):
-        (lib / rel).parent.mkdir(parents=True, exist_ok=True)
-        (lib / rel).write_bytes(blob)
-    (lib / "pkg" / "other.so").write_bytes(os.urandom(100_000))
-    (lib / "small.py").write_text("X = 1\n")
-    (lib / "small2.py").write_text("X = 1\n")
-    assert link_identical_files(lib) == 200_000
-    inodes = {
-        (lib / rel).stat().st_ino for rel in ("lib/libx.so", "lib/libx.so.0", "pkg/lib/libx.so.0.1")
-    }
-    assert len(inodes) == 1
-    assert (lib / "pkg" / "lib" / "libx.so.0.1").read_bytes() == blob
-    assert (lib / "pkg" / "other.so").stat().st_nlink == 1
-    assert (lib / "small2.py").stat().st_nlink == 1  # small files are not worth it
-    assert link_identical_files(lib) == 0  # idempotent
+    one = build_wheel(
+        tmp_path / "w",
+        "one",
+        "1.0",
+        files={
+            "one/lib/libx.so": blob,
+            "one/lib/libx.so.0": blob,
+            "one/other.so": os.urandom(100_000),
+            "one/small.py": b"X = 1\n",
+            "one/small2.py": b"X = 1\n",
+        },
+    )
+    two = build_wheel(tmp_path / "w", "two", "1.0", files={"two/libx.so.0.1": blob})
+    lib = tmp_path / "lib"
+    installed = install_wheels([one, two], lib)
+
+    assert [w.shared_bytes for w in installed] == [100_000, 100_000]
+    paths = ("one/lib/libx.so", "one/lib/libx.so.0", "two/libx.so.0.1")
+    assert len({(lib / rel).stat().st_ino for rel in paths}) == 1
+    assert (lib / "two/libx.so.0.1").read_bytes() == blob
+    assert (lib / "one/other.so").stat().st_ino != (lib / "one/lib/libx.so").stat().st_ino
+    # Small files are not worth it: each keeps its own inode.
+    assert (lib / "one/small.py").stat().st_ino != (lib / "one/small2.py").stat().st_ino
     assert not list(lib.rglob("*.kbundle-link"))

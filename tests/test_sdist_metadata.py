@@ -133,3 +133,49 @@ def test_broken_archive_is_a_network_error(tmp_path: Path) -> None:
     path.write_bytes(b"\x1f\x8b truncated gzip")
     with pytest.raises(NetworkError, match="not a readable sdist"):
         sdist_metadata(path)
+
+
+def _tar(path: Path, members: list[tuple[str, bytes]], *, tail: bytes = b"") -> Path:
+    """A tar.gz of ``members`` in this order; ``tail`` replaces the end of the stream."""
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w") as archive:
+        for name, data in members:
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            archive.addfile(info, io.BytesIO(data))
+    raw = buffer.getvalue()
+    if tail:
+        raw = raw[: len(raw) // 2] + tail  # everything after the middle is garbage
+    import gzip
+
+    path.write_bytes(gzip.compress(raw))
+    return path
+
+
+def test_reading_stops_at_a_static_pyproject(tmp_path: Path) -> None:
+    # The llama-cpp-python shape: pyproject.toml early, PKG-INFO 2.1 last. The
+    # stream is broken after the first half: reading on would fail.
+    filler = bytes(range(256)) * 4096
+    path = _tar(
+        tmp_path / "llama_cpp_python-0.3.9.tar.gz",
+        [
+            ("llama_cpp_python-0.3.9/pyproject.toml", LLAMA_PYPROJECT.encode()),
+            ("llama_cpp_python-0.3.9/vendor/blob.bin", filler),
+            ("llama_cpp_python-0.3.9/PKG-INFO", b"Metadata-Version: 2.1\nName: x\n"),
+        ],
+        tail=b"\x00garbage" * 100,
+    )
+    metadata = sdist_metadata(path)
+    assert metadata is not None
+    assert b"Requires-Dist: numpy>=1.20.0\n" in metadata
+    assert b"Version: 0.3.9\n" in metadata
+
+
+def test_a_dynamic_pyproject_first_reads_on_to_pkg_info(tmp_path: Path) -> None:
+    pyproject = b'[project]\nname = "demo"\nversion = "1.0"\ndynamic = ["dependencies"]\n'
+    pkg_info = b"Metadata-Version: 2.2\nName: demo\nVersion: 1.0\nRequires-Dist: six\n"
+    path = _tar(
+        tmp_path / "demo-1.0.tar.gz",
+        [("demo-1.0/pyproject.toml", pyproject), ("demo-1.0/PKG-INFO", pkg_info)],
+    )
+    assert sdist_metadata(path) == pkg_info

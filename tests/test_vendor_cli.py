@@ -316,7 +316,7 @@ def _tree(root: Path) -> dict[str, bytes]:
     }
 
 
-@pytest.mark.parametrize("case", ["collision", "zip-slip", "hash-mismatch"])
+@pytest.mark.parametrize("case", ["collision", "zip-slip", "hash-mismatch", "bad-record"])
 def test_failed_vendor_keeps_the_old_lib(index: IndexServer, tmp_path: Path, case: str) -> None:
     simple = Path(index.indexes["simple"])
     target = _capture(Path(sys.executable), tmp_path / "host.toml")
@@ -332,6 +332,14 @@ def test_failed_vendor_keeps_the_old_lib(index: IndexServer, tmp_path: Path, cas
         wheel = build_wheel(simple, "badone", "1.0")
         with zipfile.ZipFile(wheel, "a") as archive:
             archive.writestr("../../escaped.py", b"print('owned')\n")
+    elif case == "bad-record":  # consistently served, so the lock's sha256 matches
+        wheel = build_wheel(simple, "badone", "1.0", files={"badone.py": b"GOOD = 1\n"})
+        with zipfile.ZipFile(wheel) as archive:
+            members = {i.filename: archive.read(i) for i in archive.infolist()}
+        members["badone.py"] = b"EVIL = 1\n"
+        with zipfile.ZipFile(wheel, "w") as archive:
+            for name, data in members.items():
+                archive.writestr(name, data)
     else:
         build_wheel(simple, "badone", "1.0", files={"badone.py": b"GOOD = 1\n"})
     lock = tmp_path / "new.toml"
@@ -364,6 +372,7 @@ def test_failed_vendor_keeps_the_old_lib(index: IndexServer, tmp_path: Path, cas
         ],
         "zip-slip": ["badone-1.0-py3-none-any.whl", "../../escaped.py"],
         "hash-mismatch": ["sha256", "badone-1.0-py3-none-any.whl"],
+        "bad-record": ["badone-1.0-py3-none-any.whl", "'badone.py'", "didn't match RECORD"],
     }[case]
     for needle in expected:
         assert needle in res.stderr, res.stderr
@@ -544,3 +553,86 @@ def test_vendor_help_documents_the_lib_option() -> None:
     res = run_cli("vendor", "--help")
     assert "-t, --lib" in res.stdout
     assert REPO.joinpath("README.md").read_text().count("kbundle vendor") >= 1
+
+
+def test_vendor_killed_while_unpacking_then_a_vendor_that_succeeds(
+    index: IndexServer, tmp_path: Path
+) -> None:
+    simple = Path(index.indexes["simple"])
+    build_wheel(
+        simple, "many", "1.0", files={f"many/m{i}.py": f"X = {i}\n".encode() for i in range(300)}
+    )
+    target = _capture(Path(sys.executable), tmp_path / "host.toml")
+    lib = _old_lib(tmp_path, index, target)
+    old = _tree(lib)
+    lock = tmp_path / "many.toml"
+    assert (
+        run_cli(
+            "lock", "many", "--target", str(target), "-i", index.index_url(), "-o", str(lock)
+        ).exit_code
+        == 0
+    )
+    marker = tmp_path / "halfway"
+    args = ["-q", "vendor", "--target", str(target), "--lock", str(lock), "-t", str(lib)]
+    args += ["-i", index.index_url()]
+    # The real CLI in a process that stops for good half-way through unpacking
+    # (after 150 members), so the SIGKILL lands mid-unpack every time.
+    script = textwrap.dedent(
+        f"""
+        import sys, time
+        from pathlib import Path
+        import bundler.unpack as unpack
+        original = unpack._CheckedStream.matches
+        seen = []
+        def matches(self):
+            seen.append(1)
+            if len(seen) == 150:
+                Path({str(marker)!r}).touch()
+                time.sleep(600)
+            return original(self)
+        unpack._CheckedStream.matches = matches
+        from bundler.cli import cli
+        cli({args!r}, prog_name="kbundle")
+        """
+    )
+    proc = subprocess.Popen([sys.executable, "-c", script], cwd=REPO)
+    try:
+        deadline = time.monotonic() + 120
+        while not marker.exists():
+            assert proc.poll() is None, "the vendor ended before unpacking"
+            assert time.monotonic() < deadline
+            time.sleep(0.01)
+    finally:
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+    assert _tree(lib) == old
+    unpacked = Path(os.environ["KBUNDLE_CACHE_DIR"]) / "unpacked-v1"
+    assert list(unpacked.glob("*/*.tmp"))  # killed mid-unpack indeed
+
+    done = run_cli(*args)
+    assert done.exit_code == 0, done.stderr
+    tree = _tree(lib)
+    assert all(f"many/m{i}.py" in tree for i in range(300))
+    assert tree["many/m299.py"] == b"X = 299\n"
+    assert not list(unpacked.glob("*/*.tmp"))
+    assert not [p.name for p in lib.parent.iterdir() if "kbundle-" in p.name]
+
+
+def test_a_warm_vendor_links_from_unpacked_wheels_without_fetching(
+    index: IndexServer, tmp_path: Path
+) -> None:
+    target = _capture(Path(sys.executable), tmp_path / "host.toml")
+    first, second = tmp_path / "one" / "lib", tmp_path / "two" / "lib"
+    lock = tmp_path / "pylock.toml"
+    base = ("--target", str(target), "-i", index.index_url(), "--lock", str(lock), "-q")
+    assert run_cli("vendor", "app", *base, "-t", str(first)).exit_code == 0
+    # The downloaded wheels are gone and the network is off: the unpacked
+    # cache alone builds the second lib.
+    shutil.rmtree(Path(os.environ["KBUNDLE_CACHE_DIR"]) / "files")
+    before = index.count(".whl")
+    res = run_cli("vendor", *base, "--offline", "-t", str(second))
+    assert res.exit_code == 0, res.stderr
+    assert index.count(".whl") == before
+    for name in ("app/__init__.py", "helper.py"):
+        assert (second / name).stat().st_ino == (first / name).stat().st_ino
+    assert json.loads((second / "kbundle.json").read_text())["packages"]

@@ -9,7 +9,6 @@ from pathlib import Path
 import click
 from packaging.requirements import InvalidRequirement, Requirement
 from packaging.utils import NormalizedName, canonicalize_name
-from rich.table import Table
 
 from bundler.cli.options import LockInputs, lock_inputs, replace_option
 from bundler.cli.output import plural, report_console, show_path
@@ -176,6 +175,9 @@ def vendor_bytes(lock: Lock) -> int:
 
 def report_table(outcome: LockOutcome, path: Path) -> None:
     """The human report, on stderr."""
+    # rich is imported only to draw: --json and -q runs start faster.
+    from rich.table import Table
+
     lock = outcome.lock
     table = Table(box=None, pad_edge=False, header_style="bold")
     for column in ("package", "version", "source", "download"):

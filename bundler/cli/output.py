@@ -5,8 +5,10 @@ from __future__ import annotations
 import os
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from rich.console import Console
+if TYPE_CHECKING:
+    from rich.console import Console
 
 __all__ = ["plural", "report_console", "show_path"]
 
@@ -19,6 +21,9 @@ def report_console() -> Console:
     a log or a pipe keeps it whole). Off a terminal rich would assume 80
     columns; tables get room instead and are only as wide as their contents.
     """
+    # rich is imported only to draw: --json and -q runs start faster.
+    from rich.console import Console
+
     tty = sys.stderr.isatty()
     return Console(stderr=True, soft_wrap=True, width=None if tty else 1000)
 

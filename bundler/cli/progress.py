@@ -6,18 +6,12 @@ import sys
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-
-from rich.console import Console
-from rich.progress import (
-    BarColumn,
-    DownloadColumn,
-    Progress,
-    TaskID,
-    TextColumn,
-    TransferSpeedColumn,
-)
+from typing import TYPE_CHECKING
 
 from bundler.simple_api import Link
+
+if TYPE_CHECKING:
+    from rich.progress import TaskID
 
 Callback = Callable[[int, "int | None"], None]
 
@@ -32,6 +26,9 @@ def download_progress(enabled: bool) -> Iterator[Callable[[Link], Callback | Non
     if not enabled or not sys.stderr.isatty():
         yield None
         return
+    from rich.console import Console
+    from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TransferSpeedColumn
+
     columns = (
         TextColumn("{task.description}", justify="left"),
         BarColumn(),

@@ -6,10 +6,12 @@ import logging
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
-from bundler.config import Config, find_pyproject, load_config
+if TYPE_CHECKING:
+    from bundler.config import Config
 
 
 @dataclass
@@ -24,6 +26,9 @@ class Settings:
     @property
     def config(self) -> Config:
         if self._config is None:
+            # Imported here: `kbundle --version` and --help need no packaging.
+            from bundler.config import find_pyproject, load_config
+
             self._config = load_config(self.project or find_pyproject(Path.cwd()))
         return self._config
 

@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
-from rich.console import Console
-from rich.table import Table
 
 from bundler.bootstrap import SNIPPET
 from bundler.cli.lock_cmd import (
@@ -33,6 +32,9 @@ from bundler.vendoring import VendorOutcome, VendorRequest, check_lock_matches_t
 from bundler.wheelhouse import REQUIREMENTS, WheelhouseOutcome, run_wheelhouse
 from bundler.wheelhouse import check_dest as check_wheelhouse
 
+if TYPE_CHECKING:
+    from rich.console import Console
+
 
 def default_lib(config: Config) -> Path:
     """``[tool.kbundle] lib``, else ``submission/lib`` in the project."""
@@ -43,6 +45,9 @@ def default_lib(config: Config) -> Path:
 
 
 def _report(outcome: VendorOutcome) -> None:
+    # rich is imported only to draw: --json and -q runs start faster.
+    from rich.table import Table
+
     console = report_console()
     table = Table(box=None, pad_edge=False, header_style="bold")
     for column in ("package", "version", "source", "installed"):
@@ -72,6 +77,8 @@ def _notes(console: Console, notes: tuple[str, ...], warnings: tuple[str, ...]) 
 
 
 def _report_wheelhouse(outcome: WheelhouseOutcome) -> None:
+    from rich.table import Table
+
     console = report_console()
     table = Table(box=None, pad_edge=False, header_style="bold")
     for column in ("package", "version", "source", "wheel"):

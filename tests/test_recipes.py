@@ -56,7 +56,7 @@ LLAMA_CASES = {
     "kaggle-t4 2026, nvcc 13: CUDA 13 build, vendored runtime": Case(
         T4_2026,
         host("13.0"),
-        "-DGGML_CUDA=on -DCMAKE_CUDA_ARCHITECTURES=75 -DGGML_NATIVE=off",
+        "-DGGML_CUDA=on -DCMAKE_CUDA_ARCHITECTURES=75-real;75-virtual -DGGML_NATIVE=off",
         "llama-cpp-python:cuda13.0:sm75",
         cuda_runtime_major=13,
         note="carries the CUDA 13 runtime",
@@ -64,19 +64,19 @@ LLAMA_CASES = {
     "kaggle-t4 2026, nvcc 12.4: the image's runtime": Case(
         T4_2026,
         host("12.4"),
-        "-DGGML_CUDA=on -DCMAKE_CUDA_ARCHITECTURES=75 -DGGML_NATIVE=off",
+        "-DGGML_CUDA=on -DCMAKE_CUDA_ARCHITECTURES=75-real;75-virtual -DGGML_NATIVE=off",
         "llama-cpp-python:cuda12.4:sm75",
     ),
     "kaggle 2024, nvcc 12.1: both GPU archs": Case(
         GPU_2024,
         host("12.1"),
-        "-DGGML_CUDA=on -DCMAKE_CUDA_ARCHITECTURES=75;60 -DGGML_NATIVE=off",
+        "-DGGML_CUDA=on -DCMAKE_CUDA_ARCHITECTURES=60-real;75-real;75-virtual -DGGML_NATIVE=off",
         "llama-cpp-python:cuda12.1:sm75-sm60",
     ),
     "kaggle 2024, nvcc 12.4: newer minor noted": Case(
         GPU_2024,
         host("12.4"),
-        "-DGGML_CUDA=on -DCMAKE_CUDA_ARCHITECTURES=75;60 -DGGML_NATIVE=off",
+        "-DGGML_CUDA=on -DCMAKE_CUDA_ARCHITECTURES=60-real;75-real;75-virtual -DGGML_NATIVE=off",
         "llama-cpp-python:cuda12.4:sm75-sm60",
         note="newer minor release",
     ),
@@ -92,7 +92,7 @@ LLAMA_CASES = {
     "nvcc 13 leaves out a Pascal GPU": Case(
         with_cuda(T4_2026, "13.0", "13.0", "7.5", "6.0"),
         host("13.0"),
-        "-DGGML_CUDA=on -DCMAKE_CUDA_ARCHITECTURES=75 -DGGML_NATIVE=off",
+        "-DGGML_CUDA=on -DCMAKE_CUDA_ARCHITECTURES=75-real;75-virtual -DGGML_NATIVE=off",
         "llama-cpp-python:cuda13.0:sm75",
         warning="compute capability 6.0; the build leaves it out",
     ),
@@ -106,7 +106,7 @@ LLAMA_CASES = {
     "unknown image runtime, driver runs nvcc's major": Case(
         with_cuda(T4_2026, None, "13.0", "7.5"),
         host("13.0"),
-        "-DGGML_CUDA=on -DCMAKE_CUDA_ARCHITECTURES=75 -DGGML_NATIVE=off",
+        "-DGGML_CUDA=on -DCMAKE_CUDA_ARCHITECTURES=75-real;75-virtual -DGGML_NATIVE=off",
         "llama-cpp-python:cuda13.0:sm75",
         cuda_runtime_major=13,
         note="carries the CUDA 13 runtime",
@@ -114,7 +114,7 @@ LLAMA_CASES = {
     "another host Python is fine (ctypes binding)": Case(
         T4_2026,
         host("12.8", python=(3, 10)),
-        "-DGGML_CUDA=on -DCMAKE_CUDA_ARCHITECTURES=75 -DGGML_NATIVE=off",
+        "-DGGML_CUDA=on -DCMAKE_CUDA_ARCHITECTURES=75-real;75-virtual -DGGML_NATIVE=off",
         "llama-cpp-python:cuda12.8:sm75",
     ),
 }
@@ -172,8 +172,13 @@ def test_generic_recipe_refuses_another_python() -> None:
 
 @pytest.mark.parametrize("name", ["tinyext", "llama-cpp-python"])
 def test_another_architecture_is_refused(name: str) -> None:
-    with pytest.raises(KbundleError, match=r"aarch64.*x86_64"):
+    with pytest.raises(InputError) as caught:
         choose_recipe(name, T4_2026, host(arch="aarch64", python=(3, 12)))
+    message = str(caught.value)
+    assert "runs on x86_64" in message and "is aarch64" in message
+    assert "does not cross-compile" in message
+    assert "Run `kbundle vendor` on an x86_64 machine" in message
+    assert "\n" not in message  # one paragraph
 
 
 # --- detect_host: the machine itself ---------------------------------------------------

@@ -46,6 +46,9 @@ class Target:
     image has; ``preloaded`` lists distributions whose modules the host
     process imports before user code runs, so they can never be shadowed.
     ``partial`` says the installed list is known to be incomplete.
+    ``unpacked_size_limit`` is the most bytes the deployed files may take
+    once unpacked (AWS Lambda's 250 MB), None when the platform sets none;
+    ``kbundle check`` and ``kbundle pack`` enforce it.
     """
 
     name: str
@@ -65,6 +68,7 @@ class Target:
     provided_libraries: tuple[str, ...] = ()
     preloaded: tuple[str, ...] = ()
     partial: bool = False
+    unpacked_size_limit: int | None = None
 
     @property
     def python_version(self) -> tuple[int, int]:
@@ -137,6 +141,7 @@ class Target:
             "sources": list(self.sources),
             **facts,
             "partial": self.partial,
+            "unpacked_size_limit": self.unpacked_size_limit,
             "fingerprint": self.fingerprint,
         }
 

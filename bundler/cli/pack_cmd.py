@@ -9,6 +9,7 @@ import click
 from bundler.cli.lock_cmd import human_size
 from bundler.cli.settings import settings, verbosity_options
 from bundler.pack import pack, parse_add
+from bundler.presets import load_target
 
 
 @click.command("pack")
@@ -29,13 +30,26 @@ from bundler.pack import pack, parse_add
     metavar="PATH[:ARCNAME]",
     help="Also add a file or folder (e.g. the model), under ARCNAME if given.",
 )
-def pack_command(source: Path, output: Path, additions: tuple[str, ...]) -> None:
+@click.option(
+    "--target",
+    "target",
+    metavar="NAME|FILE",
+    help="Also enforce this target's unpacked-size limit (e.g. aws-lambda-py312-x86_64: "
+    "250 MB); default: [tool.kbundle] target.",
+)
+def pack_command(
+    source: Path, output: Path, additions: tuple[str, ...], target: str | None
+) -> None:
     """Pack SOURCE (main.py at its root, lib/ beside it) into a Kaggle submission.
 
     Entries are sorted and their owner and times normalised, so the same
-    folder gives the same archive; above Kaggle's 20 GB limit it is an error.
+    folder gives the same archive; above Kaggle's 20 GB limit it is an error,
+    and so is exceeding the target's unpacked-size limit, if it has one.
     """
-    result = pack(source, output, [parse_add(a) for a in additions])
+    spec = target or settings().config.target
+    t = load_target(spec) if spec else None
+    limit = (t.name, t.unpacked_size_limit) if t and t.unpacked_size_limit else None
+    result = pack(source, output, [parse_add(a) for a in additions], unpacked_limit=limit)
     if not settings().quiet:
         click.echo(
             f"packed {result.files} files ({human_size(result.input_bytes)}) into "

@@ -275,10 +275,16 @@ def _cuda_plan(target: Target, host: Host) -> _CudaBuild | _CpuBuild:
         return _CudaBuild(nvcc, usable, nvcc.major, dropped, (note,))
     ceiling = CudaVersion.parse(cuda.driver_max or cuda.runtime or "0")
     wanted = runtime.major if runtime else ceiling.major
+    # An unknown driver is only trusted with the image runtime's own major.
+    driver = (
+        f"{target.name}'s driver runs CUDA up to {ceiling}"
+        if cuda.driver_max
+        else f"{target.name}'s driver is unknown, so only its runtime's CUDA {ceiling.major} "
+        "is assumed to run"
+    )
     return _CpuBuild(
-        prefix + f"{target.name}'s driver runs CUDA up to {ceiling}, and this machine's "
-        f"nvcc is CUDA {nvcc} (for a GPU build, put the nvcc of a CUDA {wanted}.x toolkit "
-        "first on PATH or set CUDACXX)"
+        prefix + f"{driver}, and this machine's nvcc is CUDA {nvcc} (for a GPU build, put the "
+        f"nvcc of a CUDA {wanted}.x toolkit first on PATH or set CUDACXX)"
     )
 
 

@@ -20,6 +20,7 @@ from bundler.target import Cuda, Target
 T4_2026 = load_preset("kaggle-gpu-2026")  # CUDA runtime 12.8, driver 13.0, sm_75, Python 3.12
 GPU_2024 = load_preset("kaggle-gpu-2024")  # CUDA runtime 12.1, driver 12.2, sm_75 + sm_60
 CPU_2026 = load_preset("kaggle-cpu-2026")  # no CUDA
+COLAB_2026 = load_preset("colab-gpu-2026")  # CUDA runtime 12.8, driver unknown, sm_75
 
 
 def host(
@@ -82,6 +83,15 @@ LLAMA_CASES = {
     ),
     "kaggle 2024, nvcc 13: its driver cannot run CUDA 13": Case(
         GPU_2024, host("13.0"), CPU_ARGS, CPU_KEY, warning="driver runs CUDA up to 12.2"
+    ),
+    "colab 2026, nvcc 13: its unknown driver is trusted with CUDA 12 only": Case(
+        COLAB_2026, host("13.0"), CPU_ARGS, CPU_KEY, warning="driver is unknown"
+    ),
+    "colab 2026, nvcc 12.8: the image's runtime": Case(
+        COLAB_2026,
+        host("12.8"),
+        "-DGGML_CUDA=on -DCMAKE_CUDA_ARCHITECTURES=75-real;75-virtual -DGGML_NATIVE=off",
+        "llama-cpp-python:cuda12.8:sm75",
     ),
     "target without CUDA": Case(CPU_2026, host("13.0"), CPU_ARGS, CPU_KEY),
     "cpu_only on a GPU target": Case(T4_2026, host("13.0"), CPU_ARGS, CPU_KEY, cpu_only=True),

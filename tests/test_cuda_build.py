@@ -166,6 +166,7 @@ def test_bootstrap_preloads_the_cuda_libraries_in_dependency_order(cuda_lib: Cud
             if dep in names:
                 assert names.index(dep) < position, f"{rel} is loaded before its {dep}"
     assert names.index("libcublasLt.so.13") < names.index("libcublas.so.13")
+    assert "libnvblas.so.13" not in names  # a BLAS interposer, not a dependency
     # Really load them, as the bootstrap does in the notebook: no GPU is needed
     # for that (the runtime opens the driver library only when first called).
     code = (

@@ -245,3 +245,24 @@ def test_a_build_for_another_architecture_is_refused(tmp_path: Path) -> None:
     assert "cannot build srconly for " + other in message and "cross-compile" in message
     assert f"Run `kbundle vendor` on an {load_preset(other).arch} machine" in message
     assert not lib.exists()
+
+
+@pytest.mark.parametrize("value", ['"250MB"', "0", "-1", "true", "2.5e8"])
+def test_a_bad_size_limit_names_the_key(tmp_path: Path, value: str) -> None:
+    target = tmp_path / "t.toml"
+    target.write_text(f'python_full_version = "3.12.0"\nunpacked_size_limit = {value}\n')
+    res = run_cli("target", "show", str(target))
+    assert res.exit_code == 2
+    assert "unpacked_size_limit" in res.stderr and "whole number" in res.stderr
+    assert "Traceback" not in res.stderr
+
+
+def test_the_size_limit_survives_a_target_file_round_trip(tmp_path: Path) -> None:
+    from bundler.presets import load_target
+    from bundler.target_file import render_target_toml
+
+    path = tmp_path / "lambda.toml"
+    path.write_text(render_target_toml(load_preset("aws-lambda-py312-arm64")))
+    again = load_target(str(path))
+    assert again.unpacked_size_limit == 262144000
+    assert again.fingerprint == load_preset("aws-lambda-py312-arm64").fingerprint

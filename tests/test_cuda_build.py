@@ -117,11 +117,12 @@ def test_fatbin_holds_sm75_sass_and_compute75_ptx(cuda_lib: CudaLib) -> None:
         if (info := read_elf(path)) is not None
     ]
     gpu = [i for i in infos if i.cuda_sass_archs or i.cuda_ptx_archs or i.fatbin_error]
-    assert [Path(i.path).name for i in gpu] == ["libggml-cuda.so"], [i.path for i in gpu]
-    (info,) = gpu
-    assert info.fatbin_error is None
-    assert info.cuda_sass_archs == ("sm_75",)  # runs as is on a T4
-    assert info.cuda_ptx_archs == ("compute_75",)  # JIT-compiled on newer GPUs
+    # The wheel ships the library under each of its names (libggml-cuda.so, .so.0, ...).
+    assert gpu and all(Path(i.path).name.startswith("libggml-cuda.so") for i in gpu), gpu
+    for info in gpu:
+        assert info.fatbin_error is None
+        assert info.cuda_sass_archs == ("sm_75",)  # runs as is on a T4
+        assert info.cuda_ptx_archs == ("compute_75",)  # JIT-compiled on newer GPUs
 
 
 def test_every_needed_soname_resolves_on_kaggle_t4(cuda_lib: CudaLib) -> None:
@@ -136,7 +137,7 @@ def test_every_needed_soname_resolves_on_kaggle_t4(cuda_lib: CudaLib) -> None:
         if name not in available
     }
     assert not missing
-    cuda = next(i for i in infos if Path(i.path).name == "libggml-cuda.so")
+    cuda = next(i for i in infos if Path(i.path).name.startswith("libggml-cuda.so"))
     # The CUDA 13 runtime and cuBLAS come from the lib (the image has CUDA 12's) ...
     assert {"libcudart.so.13", "libcublas.so.13"} <= set(cuda.needed) & in_lib
     # ... and the driver library from the image.

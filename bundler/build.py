@@ -82,14 +82,27 @@ def build_wheel(
     Raises :class:`BuildError` when a step fails and :class:`KbundleError`
     when the wheel does not fit the target.
     """
-    entry = cache_dir() / "builds" / _entry_key(sdist_sha256, recipe, target)
+    entry = build_entry(sdist_sha256, recipe, target)
     entry.mkdir(parents=True, exist_ok=True)
     with _exclusive(entry / ".lock", f"a build of {recipe.name}"):
-        cached = _cached_wheel(entry)
+        cached = cached_wheel(entry)
         if cached is not None:
             log.info("reusing %s built earlier (%s)", cached.name, entry)
             return cached
         return _build(sdist, recipe, target, host, entry, jobs or os.cpu_count() or 1)
+
+
+def build_entry(sdist_sha256: str, recipe: Recipe, target: Target) -> Path:
+    """The cache folder of the build of that sdist with that recipe for that target.
+
+    It holds the wheel once a build has finished (see :func:`cached_wheel`).
+    """
+    return cache_dir() / "builds" / _entry_key(sdist_sha256, recipe, target)
+
+
+def cached_wheel(entry: Path) -> Path | None:
+    """The wheel a finished build left in ``entry``, None if none finished there."""
+    return next(iter(sorted(entry.glob("*.whl"))), None)
 
 
 def _entry_key(sdist_sha256: str, recipe: Recipe, target: Target) -> str:
@@ -100,10 +113,6 @@ def _entry_key(sdist_sha256: str, recipe: Recipe, target: Target) -> str:
     # key too, so changing a recipe's flags in a new kbundle forces a rebuild.
     parts = [sdist_sha256, recipe.key, sorted(recipe.env.items()), target.build_fingerprint]
     return hashlib.sha256(json.dumps(parts).encode()).hexdigest()[:32]
-
-
-def _cached_wheel(entry: Path) -> Path | None:
-    return next(iter(sorted(entry.glob("*.whl"))), None)
 
 
 def _build(sdist: Path, recipe: Recipe, target: Target, host: Host, entry: Path, jobs: int) -> Path:

@@ -85,9 +85,17 @@ def _compressed(raw: IO[bytes]) -> Iterator[tuple[IO[bytes], str]]:
 
 
 def pack(
-    source: Path, output: Path, extra: Sequence[tuple[Path, str]] = (), limit: int = KAGGLE_LIMIT
+    source: Path,
+    output: Path,
+    extra: Sequence[tuple[Path, str]] = (),
+    limit: int = KAGGLE_LIMIT,
+    unpacked_limit: tuple[str, int] | None = None,
 ) -> PackResult:
-    """Archive ``source`` (which must hold ``main.py``) plus ``extra`` into ``output``."""
+    """Archive ``source`` (which must hold ``main.py``) plus ``extra`` into ``output``.
+
+    ``unpacked_limit`` is a target's (name, bytes) cap on the unpacked files
+    (AWS Lambda's 250 MB); exceeding it is an error before anything is written.
+    """
     if not (source / "main.py").is_file():
         raise InputError(
             "has no main.py at its root",
@@ -105,6 +113,8 @@ def pack(
             "two entries would share a name in the archive: " + ", ".join(duplicates),
             source="--add",
         )
+    if unpacked_limit is not None:
+        _check_unpacked(members, *unpacked_limit)
     output.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp_name = tempfile.mkstemp(prefix=f".{output.name}.", dir=output.parent)
     os.fchmod(fd, new_file_mode())  # not mkstemp's 0600: the archive is for others too
@@ -132,3 +142,14 @@ def pack(
         tmp.unlink(missing_ok=True)
         raise
     return PackResult(output, sum(p.is_file() for p, _ in members), input_bytes, size, compressor)
+
+
+def _check_unpacked(members: Sequence[tuple[Path, str]], target: str, limit: int) -> None:
+    size = sum(p.stat().st_size for p, _ in members if p.is_file() and not p.is_symlink())
+    if size > limit:
+        raise KbundleError(
+            f"the files to pack take {size:,} bytes unpacked, above {target}'s limit of "
+            f"{limit:,} bytes",
+            hint="Vendor less (what the image has need not be in lib/), or deploy as a "
+            "container image.",
+        )

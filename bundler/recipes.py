@@ -121,16 +121,21 @@ def parse_nvcc_version(text: str) -> CudaVersion | None:
 def choose_recipe(name: str, target: Target, host: Host, *, cpu_only: bool = False) -> Recipe:
     """The recipe for building ``name`` for ``target`` on ``host``.
 
-    Raises :class:`KbundleError` when ``host`` cannot build for ``target``:
-    another CPU architecture, or another Python X.Y for a wheel that may be
-    tied to the Python ABI. ``cpu_only`` forces a CPU build of packages that
+    Raises :class:`InputError` when ``host`` has another CPU architecture
+    than ``target`` and :class:`KbundleError` when it has another Python X.Y
+    for a wheel that may be tied to the Python ABI. ``cpu_only`` forces a CPU build of packages that
     could use CUDA.
     """
     if host.arch != target.arch:
-        raise KbundleError(
-            f"cannot build {name} for {target.name}: this machine is {host.arch}, "
-            f"the target is {target.arch}",
-            hint="Build on a machine of the target's architecture, or find a wheel for it.",
+        # Wheels of any architecture can be locked and installed from here (they
+        # are only unpacked), but a build runs a compiler for this machine's CPU.
+        raise InputError(
+            f"cannot build {name} for {target.name}: it runs on {target.arch} and this "
+            f"machine (build Python {host.python}) is {host.arch}, and kbundle does not "
+            "cross-compile",
+            hint=f"Run `kbundle vendor` on an {target.arch} machine (the target itself, or a "
+            f"container of its image), and copy the lib from there; or lock a version of {name} "
+            f"that has a wheel for {target.arch}.",
         )
     if canonicalize_name(name) == LLAMA_CPP_PYTHON:
         return _llama_recipe(target, host, cpu_only=cpu_only)
@@ -205,7 +210,7 @@ def _llama_recipe(target: Target, host: Host, *, cpu_only: bool) -> Recipe:
             warnings=(*((plan.reason,) if plan.reason else ()), *glibc),
             needs_python_abi=False,
         )
-    archs = ";".join(str(arch) for arch in plan.archs)
+    archs = _cmake_architectures(plan.archs)
     return Recipe(
         name=LLAMA_CPP_PYTHON,
         env={"CMAKE_ARGS": f"-DGGML_CUDA=on -DCMAKE_CUDA_ARCHITECTURES={archs} {portable}"},
@@ -270,11 +275,30 @@ def _cuda_plan(target: Target, host: Host) -> _CudaBuild | _CpuBuild:
         return _CudaBuild(nvcc, usable, nvcc.major, dropped, (note,))
     ceiling = CudaVersion.parse(cuda.driver_max or cuda.runtime or "0")
     wanted = runtime.major if runtime else ceiling.major
-    return _CpuBuild(
-        prefix + f"{target.name}'s driver runs CUDA up to {ceiling}, and this machine's "
-        f"nvcc is CUDA {nvcc} (for a GPU build, put the nvcc of a CUDA {wanted}.x toolkit "
-        "first on PATH or set CUDACXX)"
+    # An unknown driver is only trusted with the image runtime's own major.
+    driver = (
+        f"{target.name}'s driver runs CUDA up to {ceiling}"
+        if cuda.driver_max
+        else f"{target.name}'s driver is unknown, so only its runtime's CUDA {ceiling.major} "
+        "is assumed to run"
     )
+    return _CpuBuild(
+        prefix + f"{driver}, and this machine's nvcc is CUDA {nvcc} (for a GPU build, put the "
+        f"nvcc of a CUDA {wanted}.x toolkit first on PATH or set CUDACXX)"
+    )
+
+
+def _cmake_architectures(archs: tuple[int, ...]) -> str:
+    """CMAKE_CUDA_ARCHITECTURES for ``archs``: SASS for each, PTX for the newest.
+
+    SASS (``-real``) is the machine code each listed GPU runs as is; the PTX
+    of the newest arch (``-virtual``) is what the driver JIT-compiles for GPUs
+    newer than any listed (a T4 build still runs on an L4). A bare ``75``
+    means both to CMake too; spelling it out keeps the fatbin's contents
+    explicit, and PTX for the older archs would only add size.
+    """
+    ordered = sorted(set(archs))
+    return ";".join([*(f"{arch}-real" for arch in ordered), f"{ordered[-1]}-virtual"])
 
 
 def _compilable_archs(

@@ -20,7 +20,7 @@ from html.parser import HTMLParser
 from typing import TYPE_CHECKING
 from urllib.parse import unquote, urldefrag, urljoin, urlsplit
 
-from packaging.tags import parse_tag
+from packaging.tags import InvalidTag, parse_tag
 from packaging.utils import (
     InvalidSdistFilename,
     InvalidWheelFilename,
@@ -150,7 +150,13 @@ def _parse_wheel_filename(
     if not (sep and sep2 and sep3):
         return parse_wheel_filename(filename)  # let packaging say what is wrong
     project, version, build, _ = parse_wheel_filename(f"{head}-py3-none-any.whl")
-    return project, version, build, _tags(f"{python}-{abi}-{tag_text}")
+    try:
+        tags = _tags(f"{python}-{abi}-{tag_text}")
+    except InvalidTag as exc:
+        # Real indexes hold such names (``py36+-none-any``): a file to skip,
+        # like any other bad wheel name, never a crash of the whole page.
+        raise InvalidWheelFilename(f"invalid tag in wheel filename {filename!r}: {exc}") from exc
+    return project, version, build, tags
 
 
 @functools.cache

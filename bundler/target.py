@@ -68,6 +68,9 @@ class Target:
     ``index_facts`` holds what the index says about the installed releases
     (see :class:`IndexFacts`); it is looked-up data, not a fact of the image,
     so it is left out of the fingerprint.
+    ``unpacked_size_limit`` is the most bytes the deployed files may take
+    once unpacked (AWS Lambda's 250 MB), None when the platform sets none;
+    ``kbundle check`` and ``kbundle pack`` enforce it.
     """
 
     name: str
@@ -88,6 +91,7 @@ class Target:
     preloaded: tuple[str, ...] = ()
     partial: bool = False
     index_facts: Mapping[str, IndexFacts] = field(default_factory=dict)
+    unpacked_size_limit: int | None = None
 
     @property
     def python_version(self) -> tuple[int, int]:
@@ -196,6 +200,7 @@ class Target:
             "sources": list(self.sources),
             **facts,
             "partial": self.partial,
+            "unpacked_size_limit": self.unpacked_size_limit,
             "fingerprint": self.fingerprint,
         }
 

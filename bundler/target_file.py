@@ -53,6 +53,7 @@ _TOP_KEYS = frozenset(
         "markers",
         "cuda",
         "installed",
+        "unpacked_size_limit",
     }
 )
 _CUDA_KEYS = frozenset({"runtime", "driver_max", "archs"})
@@ -158,6 +159,7 @@ def parse_target_toml(doc: Mapping[str, Any], source: str, base_dir: Path) -> Ta
         provided_libraries=tuple(top.get_str_list("provided_libraries")),
         preloaded=preloaded,
         partial=top.get_bool("partial"),
+        unpacked_size_limit=top.get_int("unpacked_size_limit", minimum=1),
     )
 
 
@@ -281,6 +283,8 @@ def render_target_toml(target: Target, *, header: str = "") -> str:
     doc["provided_libraries"] = list(target.provided_libraries)
     doc["platform_tags"] = [str(t) for t in target.tags]
     doc["markers"] = dict(sorted(target.markers.items()))
+    if target.unpacked_size_limit is not None:
+        doc["unpacked_size_limit"] = target.unpacked_size_limit
     if target.cuda is not None:
         doc["cuda"] = {k: v for k, v in target.cuda.to_json().items() if v is not None and v != []}
     doc["installed"] = installed_to_table(target.installed)

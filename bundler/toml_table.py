@@ -91,6 +91,14 @@ class Table:
             raise self.error(name, f"must be true or false, not {value!r}")
         return value
 
+    def get_int(self, name: str, *, minimum: int = 0) -> int | None:
+        value = self.data.get(name)
+        if value is None:
+            return None
+        if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+            raise self.error(name, f"must be a whole number of at least {minimum}, not {value!r}")
+        return value
+
     def get_str_list(self, name: str) -> list[str]:
         value = self.data.get(name, [])
         if isinstance(value, str):

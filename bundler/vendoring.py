@@ -232,10 +232,12 @@ def cuda_load_order(lib: Path) -> tuple[str, ...]:
 
     Ordered by their ELF ``NEEDED`` entries so each library's own
     dependencies are already loaded (RTLD_GLOBAL) when it is opened.
+    NVBLAS is left out: nothing links against it, and loaded globally its
+    ``sgemm_``/``dgemm_`` would take over every later library's BLAS calls.
     """
     found: dict[str, Path] = {}
     for path in sorted(lib.glob("nvidia/*/lib/*.so*")):
-        if path.is_file() and not path.is_symlink():
+        if path.is_file() and not path.is_symlink() and not path.name.startswith("libnvblas."):
             found[path.name] = path
     if not found:
         return ()

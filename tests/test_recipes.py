@@ -20,6 +20,7 @@ from bundler.target import Cuda, Target
 T4_2026 = load_preset("kaggle-gpu-2026")  # CUDA runtime 12.8, driver 13.0, sm_75, Python 3.12
 GPU_2024 = load_preset("kaggle-gpu-2024")  # CUDA runtime 12.1, driver 12.2, sm_75 + sm_60
 CPU_2026 = load_preset("kaggle-cpu-2026")  # no CUDA
+COLAB_2026 = load_preset("colab-gpu-2026")  # CUDA runtime 12.8, driver unknown, sm_75
 
 
 def host(
@@ -56,7 +57,7 @@ LLAMA_CASES = {
     "kaggle-t4 2026, nvcc 13: CUDA 13 build, vendored runtime": Case(
         T4_2026,
         host("13.0"),
-        "-DGGML_CUDA=on -DCMAKE_CUDA_ARCHITECTURES=75 -DGGML_NATIVE=off",
+        "-DGGML_CUDA=on -DCMAKE_CUDA_ARCHITECTURES=75-real;75-virtual -DGGML_NATIVE=off",
         "llama-cpp-python:cuda13.0:sm75",
         cuda_runtime_major=13,
         note="carries the CUDA 13 runtime",
@@ -64,24 +65,33 @@ LLAMA_CASES = {
     "kaggle-t4 2026, nvcc 12.4: the image's runtime": Case(
         T4_2026,
         host("12.4"),
-        "-DGGML_CUDA=on -DCMAKE_CUDA_ARCHITECTURES=75 -DGGML_NATIVE=off",
+        "-DGGML_CUDA=on -DCMAKE_CUDA_ARCHITECTURES=75-real;75-virtual -DGGML_NATIVE=off",
         "llama-cpp-python:cuda12.4:sm75",
     ),
     "kaggle 2024, nvcc 12.1: both GPU archs": Case(
         GPU_2024,
         host("12.1"),
-        "-DGGML_CUDA=on -DCMAKE_CUDA_ARCHITECTURES=75;60 -DGGML_NATIVE=off",
+        "-DGGML_CUDA=on -DCMAKE_CUDA_ARCHITECTURES=60-real;75-real;75-virtual -DGGML_NATIVE=off",
         "llama-cpp-python:cuda12.1:sm75-sm60",
     ),
     "kaggle 2024, nvcc 12.4: newer minor noted": Case(
         GPU_2024,
         host("12.4"),
-        "-DGGML_CUDA=on -DCMAKE_CUDA_ARCHITECTURES=75;60 -DGGML_NATIVE=off",
+        "-DGGML_CUDA=on -DCMAKE_CUDA_ARCHITECTURES=60-real;75-real;75-virtual -DGGML_NATIVE=off",
         "llama-cpp-python:cuda12.4:sm75-sm60",
         note="newer minor release",
     ),
     "kaggle 2024, nvcc 13: its driver cannot run CUDA 13": Case(
         GPU_2024, host("13.0"), CPU_ARGS, CPU_KEY, warning="driver runs CUDA up to 12.2"
+    ),
+    "colab 2026, nvcc 13: its unknown driver is trusted with CUDA 12 only": Case(
+        COLAB_2026, host("13.0"), CPU_ARGS, CPU_KEY, warning="driver is unknown"
+    ),
+    "colab 2026, nvcc 12.8: the image's runtime": Case(
+        COLAB_2026,
+        host("12.8"),
+        "-DGGML_CUDA=on -DCMAKE_CUDA_ARCHITECTURES=75-real;75-virtual -DGGML_NATIVE=off",
+        "llama-cpp-python:cuda12.8:sm75",
     ),
     "target without CUDA": Case(CPU_2026, host("13.0"), CPU_ARGS, CPU_KEY),
     "cpu_only on a GPU target": Case(T4_2026, host("13.0"), CPU_ARGS, CPU_KEY, cpu_only=True),
@@ -92,7 +102,7 @@ LLAMA_CASES = {
     "nvcc 13 leaves out a Pascal GPU": Case(
         with_cuda(T4_2026, "13.0", "13.0", "7.5", "6.0"),
         host("13.0"),
-        "-DGGML_CUDA=on -DCMAKE_CUDA_ARCHITECTURES=75 -DGGML_NATIVE=off",
+        "-DGGML_CUDA=on -DCMAKE_CUDA_ARCHITECTURES=75-real;75-virtual -DGGML_NATIVE=off",
         "llama-cpp-python:cuda13.0:sm75",
         warning="compute capability 6.0; the build leaves it out",
     ),
@@ -106,7 +116,7 @@ LLAMA_CASES = {
     "unknown image runtime, driver runs nvcc's major": Case(
         with_cuda(T4_2026, None, "13.0", "7.5"),
         host("13.0"),
-        "-DGGML_CUDA=on -DCMAKE_CUDA_ARCHITECTURES=75 -DGGML_NATIVE=off",
+        "-DGGML_CUDA=on -DCMAKE_CUDA_ARCHITECTURES=75-real;75-virtual -DGGML_NATIVE=off",
         "llama-cpp-python:cuda13.0:sm75",
         cuda_runtime_major=13,
         note="carries the CUDA 13 runtime",
@@ -114,7 +124,7 @@ LLAMA_CASES = {
     "another host Python is fine (ctypes binding)": Case(
         T4_2026,
         host("12.8", python=(3, 10)),
-        "-DGGML_CUDA=on -DCMAKE_CUDA_ARCHITECTURES=75 -DGGML_NATIVE=off",
+        "-DGGML_CUDA=on -DCMAKE_CUDA_ARCHITECTURES=75-real;75-virtual -DGGML_NATIVE=off",
         "llama-cpp-python:cuda12.8:sm75",
     ),
 }
@@ -172,8 +182,13 @@ def test_generic_recipe_refuses_another_python() -> None:
 
 @pytest.mark.parametrize("name", ["tinyext", "llama-cpp-python"])
 def test_another_architecture_is_refused(name: str) -> None:
-    with pytest.raises(KbundleError, match=r"aarch64.*x86_64"):
+    with pytest.raises(InputError) as caught:
         choose_recipe(name, T4_2026, host(arch="aarch64", python=(3, 12)))
+    message = str(caught.value)
+    assert "runs on x86_64" in message and "is aarch64" in message
+    assert "does not cross-compile" in message
+    assert "Run `kbundle vendor` on an x86_64 machine" in message
+    assert "\n" not in message  # one paragraph
 
 
 # --- detect_host: the machine itself ---------------------------------------------------

@@ -72,6 +72,7 @@ def test_json_skips_unusable_entries() -> None:
         {"filename": "demo-1.0.win32-py2.7.exe", "url": "a.exe"},
         {"filename": "demo-not.a.version.tar.gz", "url": "b"},
         {"filename": "demo-1.0-bad.whl", "url": "c"},
+        {"filename": "demo-1.5-py36+-none-any.whl", "url": "d"},  # seen on a real index
         {"url": "no-filename"},
         {"filename": "demo-2.0.tar.gz", "url": "demo-2.0.tar.gz", "size": True},
         "not an object",

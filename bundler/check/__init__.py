@@ -16,6 +16,7 @@ from bundler.check.environment import check_environment
 from bundler.check.findings import Finding, exit_code, sort_findings
 from bundler.check.libscan import scan_lib
 from bundler.check.native import check_native
+from bundler.check.size import check_size
 from bundler.lock_model import Lock
 from bundler.manifest import Manifest
 from bundler.target import Target
@@ -109,6 +110,7 @@ def run_checks(inputs: CheckInputs) -> list[Finding]:
             strict=bool(lock is not None and lock.extra.get("strict-image")),
         )
         findings += check_native(inputs.lib, target)
+        findings += check_size(inputs.lib, target)
         if lock is not None:
             versions = {n: d.version for n, d in contents.dists.items()}
             findings += _lock_vs_lib(lock, lock_file, versions, inputs.lib, contents.record)

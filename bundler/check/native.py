@@ -27,11 +27,14 @@ from bundler.elf import (
 from bundler.tags import parse_libc_version
 from bundler.target import Target
 
-# The libstdc++ of the distribution each glibc release shipped in (Ubuntu LTS
-# and Debian): the newest GLIBCXX_ and CXXABI_ versions a target has. A conda
-# environment can bring a newer libstdc++, so exceeding it is a warning.
+# The libstdc++ of the distribution each glibc release shipped in (Ubuntu LTS,
+# Debian, RHEL 8 and Amazon Linux 2023): the newest GLIBCXX_ and CXXABI_
+# versions a target has. A conda environment can bring a newer libstdc++, so
+# exceeding it is a warning.
 _LIBSTDCXX = {
+    (2, 28): ((3, 4, 25), (1, 3, 11)),  # RHEL/AlmaLinux 8 (manylinux_2_28), GCC 8
     (2, 31): ((3, 4, 28), (1, 3, 12)),  # Ubuntu 20.04, GCC 10
+    (2, 34): ((3, 4, 29), (1, 3, 13)),  # Amazon Linux 2023, GCC 11
     (2, 35): ((3, 4, 30), (1, 3, 13)),  # Ubuntu 22.04, GCC 12
     (2, 36): ((3, 4, 30), (1, 3, 13)),  # Debian 12, GCC 12
     (2, 39): ((3, 4, 33), (1, 3, 15)),  # Ubuntu 24.04, GCC 14

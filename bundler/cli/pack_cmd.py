@@ -11,6 +11,7 @@ from bundler.cli.output import plural, show_path
 from bundler.cli.settings import settings, verbosity_options
 from bundler.errors import InputError
 from bundler.pack import pack, parse_add
+from bundler.presets import load_target
 
 
 def default_source(cwd: Path) -> Path:
@@ -58,6 +59,13 @@ def default_source(cwd: Path) -> Path:
     help="With --dataset: the lib to ship (default: DIR/lib when DIR is given, else "
     "[tool.kbundle] lib, else submission/lib).",
 )
+@click.option(
+    "--target",
+    "target",
+    metavar="NAME|FILE",
+    help="Also enforce this target's unpacked-size limit (e.g. aws-lambda-py312-x86_64: "
+    "250 MB); default: [tool.kbundle] target.",
+)
 def pack_command(
     source: Path | None,
     output: Path | None,
@@ -66,20 +74,22 @@ def pack_command(
     dataset_id: str | None,
     title: str | None,
     lib: Path | None,
+    target: str | None,
 ) -> None:
     """Pack DIR (main.py at its root, lib/ beside it) into a Kaggle submission.
 
     DIR defaults to the current folder when it holds main.py, else ./submission.
     Entries are sorted and their owner and times normalised, so the same
-    folder gives the same archive; above Kaggle's 20 GB limit it is an error.
+    folder gives the same archive; above Kaggle's 20 GB limit it is an error,
+    and so is exceeding the target's unpacked-size limit, if it has one.
 
     With --dataset FOLDER, the lib is written as a Kaggle dataset for a
     notebook competition instead (see the README).
     """
     extra = [parse_add(a) for a in additions]
-    quiet = settings().quiet
+    s = settings()
     if dataset is not None:
-        _pack_dataset(source, dataset, dataset_id, title, lib, output, extra, quiet)
+        _pack_dataset(source, dataset, dataset_id, title, lib, output, extra, s.quiet)
         return
     for name, value in (("--dataset-id", dataset_id), ("--title", title), ("--lib", lib)):
         if value is not None:
@@ -91,8 +101,11 @@ def pack_command(
             source="kbundle pack",
             hint="Run it in the folder that holds main.py, or give that folder: kbundle pack DIR.",
         )
-    result = pack(folder, output or Path("submission.tar.gz"), extra)
-    if not quiet:
+    spec = target or s.config.target
+    t = load_target(spec) if spec else None
+    limit = (t.name, t.unpacked_size_limit) if t and t.unpacked_size_limit else None
+    result = pack(folder, output or Path("submission.tar.gz"), extra, unpacked_limit=limit)
+    if not s.quiet:
         click.echo(
             f"packed {plural(result.files, 'file')} ({human_size(result.input_bytes)}) from "
             f"{show_path(folder)} into {show_path(result.output)}: "

@@ -30,12 +30,18 @@ def _cuda_summary(t: Target) -> str:
     return f"{runtime} (driver ≤ {t.cuda.driver_max})" if t.cuda.driver_max else runtime
 
 
+def _size_limit(t: Target) -> str:
+    if t.unpacked_size_limit is None:
+        return "-"
+    return f"{t.unpacked_size_limit:,} bytes unpacked"
+
+
 @target.command("list")
 @verbosity_options
 def list_targets() -> None:
     """Show the target presets shipped with kbundle."""
     table = Table(title=None, box=None, pad_edge=False)
-    for column in ("name", "python", "glibc", "cuda", "gpus", "packages", "description"):
+    for column in ("name", "python", "arch", "glibc", "cuda", "gpus", "packages", "description"):
         table.add_column(column, overflow="fold")
     for name in preset_names():
         t = load_preset(name)
@@ -47,6 +53,7 @@ def list_targets() -> None:
         table.add_row(
             label,
             t.python_full_version,
+            t.arch,
             t.glibc or "-",
             _cuda_summary(t),
             gpus,
@@ -88,6 +95,7 @@ def show(spec: str | None, manifest: Path | None, as_json: bool) -> None:
         f"preloaded:    {', '.join(t.preloaded) or '-'}",
         f"installed:    {len(t.installed)} distributions{' (partial list)' if t.partial else ''}",
         f"libraries:    {len(t.provided_libraries)} sonames",
+        f"size limit:   {_size_limit(t)}",
         f"fingerprint:  {t.fingerprint}",
     ]
     lines += [f"source:       {s}" for s in t.sources]

@@ -146,10 +146,16 @@ def test_readme_preset_table_lists_every_preset() -> None:
 # --- the unpacked-size limit ------------------------------------------------------------
 
 
-def _lib_of(tmp_path: Path, size: int) -> Path:
-    """A lib folder holding one (sparse) file of ``size`` bytes."""
+def _lib_of(tmp_path: Path, size: int, *, installed: bool = False) -> Path:
+    """A lib folder of ``size`` bytes: one (sparse) file, and with ``installed``
+    the ``*.dist-info`` that makes it a lib for ``kbundle check`` (counted in)."""
     lib = tmp_path / "lib"
     (lib / "big").mkdir(parents=True)
+    if installed:
+        metadata = b"Metadata-Version: 2.1\nName: big\nVersion: 1.0\n"
+        (lib / "big-1.0.dist-info").mkdir()
+        (lib / "big-1.0.dist-info" / "METADATA").write_bytes(metadata)
+        size -= len(metadata)
     with (lib / "big" / "weights.bin").open("wb") as handle:
         handle.truncate(size)
     return lib
@@ -164,7 +170,7 @@ def test_unpacked_size_counts_hard_links_again(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize(("size", "code"), [(262144000, 0), (262144001, 1)])
 def test_check_enforces_the_lambda_limit(tmp_path: Path, size: int, code: int) -> None:
-    lib = _lib_of(tmp_path, size)
+    lib = _lib_of(tmp_path, size, installed=True)
     res = run_cli("check", "--lib", str(lib), "--target", "aws-lambda-py312-x86_64", "--json")
     assert res.exit_code == code, res.stderr
     sizes = [p for p in json.loads(res.stdout)["problems"] if p["kind"] == "size"]

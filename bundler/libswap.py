@@ -47,6 +47,19 @@ _SYS_RENAMEAT2 = {"x86_64": 316, "i386": 353, "i686": 353, "aarch64": 276, "risc
 _UNSUPPORTED = {errno.EINVAL, errno.ENOSYS, errno.EOPNOTSUPP, errno.ENOTSUP}
 
 
+def is_leftover(name: str) -> bool:
+    """Is ``name`` one of the hidden files kbundle keeps beside a lib?
+
+    The staging and previous trees of a swap (``.<lib>.kbundle-new-*``,
+    ``.<lib>.kbundle-old-*``) and the lib's lock file (``.<lib>.kbundle-lock``,
+    left behind by a run killed with ``kill -9``): never part of a submission.
+    """
+    if not name.startswith("."):
+        return False
+    _, sep, rest = name[1:].partition(".kbundle-")
+    return bool(sep) and (rest == "lock" or rest.startswith(("new-", "old-")))
+
+
 def staging_dir(dest: Path) -> Path:
     """Create and return an empty directory beside ``dest`` to build the new lib in.
 

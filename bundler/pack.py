@@ -22,6 +22,7 @@ from typing import IO
 
 from bundler.cache import new_file_mode
 from bundler.errors import InputError, KbundleError
+from bundler.libswap import is_leftover
 
 #: Kaggle's upload limit for a submission file.
 KAGGLE_LIMIT = 20 * 1000**3
@@ -53,7 +54,7 @@ def _members(root: Path, arcname: str) -> Iterator[tuple[Path, str]]:
     if root.is_dir():
         yield root, arcname
         for child in sorted(root.iterdir()):
-            if child.name == "__pycache__":
+            if child.name == "__pycache__" or is_leftover(child.name):
                 continue
             yield from _members(child, f"{arcname}/{child.name}" if arcname else child.name)
     else:

@@ -50,6 +50,21 @@ def test_pack_with_model(tmp_path: Path) -> None:
     assert out.read_bytes() == first  # reproducible
 
 
+def test_pack_leaves_out_what_an_interrupted_vendor_left_beside_the_lib(tmp_path: Path) -> None:
+    sub = _submission(tmp_path)
+    (sub / ".lib.kbundle-lock").write_text("")  # a vendor killed with kill -9
+    (sub / ".lib.kbundle-new-x1y2").mkdir()
+    (sub / ".lib.kbundle-new-x1y2" / "half.py").write_text("")
+    (sub / ".lib.kbundle-old-a1b2").mkdir()
+    (sub / ".env.kbundle-lockfile").write_text("")  # the user's: not kbundle's name
+    out = tmp_path / "submission.tar.gz"
+    res = run_cli("pack", str(sub), "-o", str(out))
+    assert res.exit_code == 0, res.stderr
+    with tarfile.open(out) as tar:
+        assert not [n for n in tar.getnames() if ".kbundle-" in n and n != ".env.kbundle-lockfile"]
+        assert ".env.kbundle-lockfile" in tar.getnames()
+
+
 def test_pack_needs_main_py(tmp_path: Path) -> None:
     sub = tmp_path / "submission"
     sub.mkdir()

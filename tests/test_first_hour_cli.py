@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
@@ -88,6 +89,26 @@ def test_a_requirements_file_that_changed_replaces_the_lock_with_a_warning(
     res = run_cli("lock", "-r", "requirements.in", cwd=project)
     assert res.exit_code == 0, res.stderr
     assert "warning: replacing" in res.stderr and "adds other" in res.stderr
+
+
+def test_vendor_relocks_when_the_project_requirements_changed(project: Path) -> None:
+    pyproject = project / "pyproject.toml"
+    base = pyproject.read_text()
+    pyproject.write_text(base + 'requirements = ["app"]\n')
+    first = run_cli("vendor", "-q", "--json", cwd=project)
+    assert first.exit_code == 0, first.stderr
+    assert {p["name"] for p in json.loads(first.stdout)["packages"]} == {"app", "helper"}
+    # Unchanged requirements: the lock is used as it is, not written again.
+    lock = _lock_file(project)
+    stamp = lock.stat().st_mtime_ns
+    again = run_cli("vendor", "-q", cwd=project)
+    assert again.exit_code == 0, again.stderr
+    assert lock.stat().st_mtime_ns == stamp
+    pyproject.write_text(base + 'requirements = ["app", "other"]\n')
+    res = run_cli("vendor", "--json", cwd=project)
+    assert res.exit_code == 0, res.stderr
+    assert "warning: replacing" in res.stderr and "adds other" in res.stderr
+    assert {p["name"] for p in json.loads(res.stdout)["packages"]} == {"app", "helper", "other"}
 
 
 def test_check_lib_compares_it_with_the_project_lock(project: Path) -> None:

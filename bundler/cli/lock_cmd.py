@@ -208,6 +208,12 @@ def report_table(outcome: LockOutcome, path: Path) -> None:
     )
 
 
+def locked_for_other(existing: Lock, request: LockRequest) -> bool:
+    """Was ``existing`` made for other requirements than ``request``'s?"""
+    old = {_parsed(text) for text in existing.requirements}
+    return old != {r.requirement for r in request.requirements}
+
+
 def check_replacement(
     existing: Lock | None, request: LockRequest, path: Path, replace: bool
 ) -> str | None:
@@ -219,12 +225,10 @@ def check_replacement(
     ``[tool.kbundle]``) are the record of what the user wants, so a change
     there replaces the lock with a warning (returned, for the caller to print).
     """
-    if existing is None:
+    if existing is None or not locked_for_other(existing, request):
         return None
     old = {_parsed(text) for text in existing.requirements}
     new = {r.requirement for r in request.requirements}
-    if old == new:
-        return None
     added = sorted(str(r) for r in new - old)
     removed = sorted(str(r) for r in old - new)
     change = "; ".join(

@@ -14,6 +14,7 @@ from bundler.cli.lock_cmd import (
     default_lock_path,
     gather_request,
     human_size,
+    locked_for_other,
     report_table,
 )
 from bundler.cli.options import LockInputs, lock_inputs, replace_option
@@ -213,7 +214,8 @@ def vendor(
             hint=f"Write it first with `kbundle lock REQUIREMENT... -o {path}`, or give "
             "requirements to `kbundle vendor` to lock them now.",
         )
-    existing = read_lock(path) if relock and path.is_file() else None
+    from_config = bool(config.requirements or config.requirements_files)
+    existing = read_lock(path) if (relock or from_config) and path.is_file() else None
     request = gather_request(
         s,
         target=t,
@@ -222,6 +224,10 @@ def vendor(
         previous=None if inputs.upgrade else existing,
         require_input=relock,
     )
+    if not relock and existing is not None and from_config:
+        # [tool.kbundle] requirements are the record of what is wanted: edited
+        # since the lock was made, they are locked again, not silently ignored.
+        relock = locked_for_other(existing, request)
     if relock:
         replacing = check_replacement(existing, request, path, replace)
         locked = run_lock(request)

@@ -11,7 +11,6 @@ import json
 import os
 import shutil
 import subprocess
-import sys
 import textwrap
 import zipfile
 from collections.abc import Iterator
@@ -21,41 +20,11 @@ import pytest
 
 from bundler.bootstrap import SNIPPET
 from tests.conftest import run_cli
+from tests.helpers.image import capture, image_venv
 from tests.helpers.index_server import IndexServer
 from tests.helpers.wheels import build_sdist, build_wheel
 
 OFFLINE = ["unshare", "-n"] if shutil.which("unshare") and os.geteuid() == 0 else []
-
-
-def _image_venv(root: Path, packages: dict[str, str], *, pip: bool = False) -> Path:
-    """A venv playing the image, holding tiny stand-ins of ``packages`` (and pip if asked)."""
-    venv = root / "image"
-    base = getattr(sys, "_base_executable", sys.executable)
-    flags = [] if pip else ["--without-pip"]
-    subprocess.run([base, "-m", "venv", *flags, str(venv)], check=True)
-    python = venv / "bin" / "python"
-    site = Path(
-        subprocess.run(
-            [str(python), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
-            capture_output=True,
-            text=True,
-            check=True,
-        ).stdout.strip()
-    )
-    for name, version in packages.items():
-        (site / f"{name}.py").write_text(f"SOURCE = 'image'\nVERSION = {version!r}\n")
-        info = site / f"{name}-{version}.dist-info"
-        info.mkdir()
-        (info / "METADATA").write_text(f"Metadata-Version: 2.1\nName: {name}\nVersion: {version}\n")
-        (info / "INSTALLER").write_text("image\n")
-        (info / "RECORD").write_text(f"{name}.py,,\n")
-    return python
-
-
-def _capture(python: Path, out: Path) -> Path:
-    res = run_cli("target", "capture", "--python", str(python), "-o", str(out))
-    assert res.exit_code == 0, res.stderr
-    return out
 
 
 def _clean_env(**extra: str) -> dict[str, str]:
@@ -120,8 +89,8 @@ def _env_in_bundle(python: Path, lib: Path, **env: str) -> dict[str, str | None]
 def test_bundle_is_offline_by_default_unless_set_or_turned_off(
     index: IndexServer, tmp_path: Path
 ) -> None:
-    python = _image_venv(tmp_path, {"numpy": "2.0.2"})
-    target = _capture(python, tmp_path / "image.toml")
+    python = image_venv(tmp_path, {"numpy": "2.0.2"})
+    target = capture(python, tmp_path / "image.toml")
     project = tmp_path / "project"
     project.mkdir()
     common = ("--target", str(target), "-i", index.index_url(), "-q")
@@ -204,8 +173,8 @@ def test_notebook_competition_run(index: IndexServer, tmp_path: Path) -> None:
     dataset, then use both in a notebook with no network."""
     simple = Path(index.indexes["simple"])
     _buildable_sdist(simple)
-    python = _image_venv(tmp_path / "kaggle", {"numpy": "2.0.2"}, pip=True)
-    target = _capture(python, tmp_path / "kaggle.toml")
+    python = image_venv(tmp_path / "kaggle", {"numpy": "2.0.2"}, pip=True)
+    target = capture(python, tmp_path / "kaggle.toml")
     project = tmp_path / "project"
     project.mkdir()
     common = ("--target", str(target), "-i", index.index_url(), "--build", "buildme")
@@ -253,7 +222,7 @@ def test_notebook_competition_run(index: IndexServer, tmp_path: Path) -> None:
 
     # The wheelhouse from the same dataset, installed by pip with no network
     # into a fresh venv of the image's Python holding the image's packages.
-    fresh = _image_venv(tmp_path / "fresh", {"numpy": "2.0.2"}, pip=True)
+    fresh = image_venv(tmp_path / "fresh", {"numpy": "2.0.2"}, pip=True)
     wheels = mounted / "wheels"
     assert doc["install"] == "pip install --no-index --find-links wheels -r wheels/requirements.txt"
     pip = _offline_run(
@@ -278,7 +247,7 @@ def test_notebook_competition_run(index: IndexServer, tmp_path: Path) -> None:
 
 
 def test_wheelhouse_never_replaces_a_foreign_folder(index: IndexServer, tmp_path: Path) -> None:
-    target = _capture(_image_venv(tmp_path, {}), tmp_path / "image.toml")
+    target = capture(image_venv(tmp_path, {}), tmp_path / "image.toml")
     folder = tmp_path / "wheels"
     folder.mkdir()
     (folder / "notes.txt").write_text("mine")

@@ -18,37 +18,9 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import REPO, Result, run_cli
+from tests.helpers.image import capture, image_venv
 from tests.helpers.index_server import IndexServer
 from tests.helpers.wheels import build_sdist, build_wheel
-
-
-def _image_venv(root: Path, packages: dict[str, str]) -> Path:
-    """A venv playing the image, holding tiny stand-ins of ``packages``."""
-    venv = root / "image"
-    base = getattr(sys, "_base_executable", sys.executable)
-    subprocess.run([base, "-m", "venv", "--without-pip", str(venv)], check=True)
-    python = venv / "bin" / "python"
-    site = Path(
-        subprocess.run(
-            [str(python), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
-            capture_output=True,
-            text=True,
-            check=True,
-        ).stdout.strip()
-    )
-    for name, version in packages.items():
-        (site / f"{name}.py").write_text(f"SOURCE = 'image'\nVERSION = {version!r}\n")
-        info = site / f"{name}-{version}.dist-info"
-        info.mkdir()
-        (info / "METADATA").write_text(f"Metadata-Version: 2.1\nName: {name}\nVersion: {version}\n")
-        (info / "RECORD").write_text("")
-    return python
-
-
-def _capture(python: Path, out: Path) -> Path:
-    res = run_cli("target", "capture", "--python", str(python), "-o", str(out))
-    assert res.exit_code == 0, res.stderr
-    return out
 
 
 def _in_image(python: Path, lib: Path, code: str) -> dict[str, object]:
@@ -100,8 +72,8 @@ def _vendor(index: IndexServer, target: Path, lib: Path, *args: str) -> Result:
 
 
 def test_vendor_and_import_in_the_image_offline(index: IndexServer, tmp_path: Path) -> None:
-    python = _image_venv(tmp_path, {"numpy": "2.0.2"})
-    target = _capture(python, tmp_path / "image.toml")
+    python = image_venv(tmp_path, {"numpy": "2.0.2"})
+    target = capture(python, tmp_path / "image.toml")
     lib = tmp_path / "submission" / "lib"
     res = run_cli(
         "vendor",
@@ -146,8 +118,8 @@ def test_vendor_and_import_in_the_image_offline(index: IndexServer, tmp_path: Pa
 
 
 def test_image_without_the_dependency_gets_it_vendored(index: IndexServer, tmp_path: Path) -> None:
-    python = _image_venv(tmp_path, {})
-    target = _capture(python, tmp_path / "image.toml")
+    python = image_venv(tmp_path, {})
+    target = capture(python, tmp_path / "image.toml")
     lib = tmp_path / "lib"
     res = _vendor(index, target, lib, "app", "-q")
     assert res.exit_code == 0, res.stderr
@@ -183,7 +155,7 @@ def test_second_vendor_is_offline_and_does_not_rebuild(index: IndexServer, tmp_p
         """).encode(),
         },
     )
-    target = _capture(Path(sys.executable), tmp_path / "host.toml")
+    target = capture(Path(sys.executable), tmp_path / "host.toml")
     lib = tmp_path / "lib"
     args = (
         "vendor",
@@ -244,7 +216,7 @@ def test_second_vendor_is_offline_and_does_not_rebuild(index: IndexServer, tmp_p
 def test_build_needs_permission_at_vendor_time(index: IndexServer, tmp_path: Path) -> None:
     simple = Path(index.indexes["simple"])
     build_sdist(simple, "srconly", "1.0", metadata_version="2.2")
-    target = _capture(Path(sys.executable), tmp_path / "host.toml")
+    target = capture(Path(sys.executable), tmp_path / "host.toml")
     lock = tmp_path / "pylock.toml"
     assert (
         run_cli(
@@ -319,7 +291,7 @@ def _tree(root: Path) -> dict[str, bytes]:
 @pytest.mark.parametrize("case", ["collision", "zip-slip", "hash-mismatch", "bad-record"])
 def test_failed_vendor_keeps_the_old_lib(index: IndexServer, tmp_path: Path, case: str) -> None:
     simple = Path(index.indexes["simple"])
-    target = _capture(Path(sys.executable), tmp_path / "host.toml")
+    target = capture(Path(sys.executable), tmp_path / "host.toml")
     lib = _old_lib(tmp_path, index, target)
     old = _tree(lib)
     requirements = ["badone"]
@@ -387,7 +359,7 @@ def test_resume_after_a_dropped_connection(index: IndexServer, tmp_path: Path) -
     build_wheel(
         simple, "big", "1.0", files={"big/blob.bin": payload}, compression=zipfile.ZIP_STORED
     )
-    target = _capture(Path(sys.executable), tmp_path / "host.toml")
+    target = capture(Path(sys.executable), tmp_path / "host.toml")
     lock = tmp_path / "pylock.toml"
     assert (
         run_cli(
@@ -423,7 +395,7 @@ def test_kill_9_leaves_the_old_lib_or_the_new_one(index: IndexServer, tmp_path: 
         build_wheel(
             simple, f"pkg{i}", "1.0", files={f"pkg{i}/m{j}.py": b"X = 1\n" * 50 for j in range(40)}
         )
-    target = _capture(Path(sys.executable), tmp_path / "host.toml")
+    target = capture(Path(sys.executable), tmp_path / "host.toml")
     lib = _old_lib(tmp_path, index, target)
     old = _tree(lib)
     lock = tmp_path / "big.toml"
@@ -530,8 +502,8 @@ def test_cuda_libraries_are_vendored_and_preloaded(index: IndexServer, tmp_path:
         requires=["nvidia-cuda-runtime-cu12"],
         files={"gpupkg/__init__.py": b"", "gpupkg/libgpu.so": (build / "libgpu.so").read_bytes()},
     )
-    python = _image_venv(tmp_path, {})
-    target = _capture(python, tmp_path / "image.toml")
+    python = image_venv(tmp_path, {})
+    target = capture(python, tmp_path / "image.toml")
     lib = tmp_path / "lib"
     res = _vendor(index, target, lib, "gpupkg", "-q")
     assert res.exit_code == 0, res.stderr
@@ -562,7 +534,7 @@ def test_vendor_killed_while_unpacking_then_a_vendor_that_succeeds(
     build_wheel(
         simple, "many", "1.0", files={f"many/m{i}.py": f"X = {i}\n".encode() for i in range(300)}
     )
-    target = _capture(Path(sys.executable), tmp_path / "host.toml")
+    target = capture(Path(sys.executable), tmp_path / "host.toml")
     lib = _old_lib(tmp_path, index, target)
     old = _tree(lib)
     lock = tmp_path / "many.toml"
@@ -621,7 +593,7 @@ def test_vendor_killed_while_unpacking_then_a_vendor_that_succeeds(
 def test_a_warm_vendor_links_from_unpacked_wheels_without_fetching(
     index: IndexServer, tmp_path: Path
 ) -> None:
-    target = _capture(Path(sys.executable), tmp_path / "host.toml")
+    target = capture(Path(sys.executable), tmp_path / "host.toml")
     first, second = tmp_path / "one" / "lib", tmp_path / "two" / "lib"
     lock = tmp_path / "pylock.toml"
     base = ("--target", str(target), "-i", index.index_url(), "--lock", str(lock), "-q")

@@ -120,6 +120,21 @@ def atomic_write(path: Path, data: bytes) -> None:
         handle.write(data)
 
 
+def locks_path(fd: int, path: Path) -> bool:
+    """Is the file open as ``fd`` still the one ``path`` names?
+
+    A lock taken after waiting may be on an orphaned inode: the holder we
+    waited for renamed or deleted the file before letting go. Then the lock
+    protects nothing and must be taken again on the current file (the classic
+    lock-file-with-rename check).
+    """
+    try:
+        current = path.stat().st_ino
+    except FileNotFoundError:
+        return False
+    return current == os.fstat(fd).st_ino
+
+
 @contextlib.contextmanager
 def file_lock(path: Path) -> Iterator[None]:
     """Hold an exclusive ``flock`` on ``path`` (created if missing) while inside.
@@ -220,13 +235,8 @@ def open_part(path: Path) -> Iterator[PartFile]:
                 waited = True
                 _lock(fd, blocking=True)
             # The holder we waited for may have renamed or deleted the file:
-            # the lock we got is then on an orphaned inode. Start over on
-            # whatever the path names now (the classic lock-file-with-rename check).
-            try:
-                current = path.stat().st_ino
-            except FileNotFoundError:
-                current = None
-            if current == os.fstat(fd).st_ino:
+            # start over on whatever the path names now.
+            if locks_path(fd, path):
                 break
         except BaseException:
             handle.close()

@@ -29,6 +29,7 @@ import time
 from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 
+from bundler.cache import locks_path
 from bundler.errors import InputError, KbundleError
 
 __all__ = ["MARKER", "LibLocked", "check_destination", "lib_lock", "lock_path"]
@@ -201,14 +202,8 @@ def lib_lock(
                         message = f"waiting for another kbundle run{holder} to finish with {dest}"
                         (on_wait or log.warning)(message)
                     time.sleep(_POLL)
-            # The holder we waited for unlinks the file before letting go: the
-            # lock we got may be on an orphaned inode. Retry on what the path
-            # names now (the lock-file-with-unlink check, as in cache.open_part).
-            try:
-                current = path.stat().st_ino
-            except FileNotFoundError:
-                current = None
-            if current == os.fstat(fd).st_ino:
+            # The holder we waited for unlinks the file before letting go.
+            if locks_path(fd, path):
                 break
         except BaseException:
             os.close(fd)

@@ -234,15 +234,15 @@ def pyinstrument(s: ReqSet, cache: Path, tag: str, work: Path, lib: Path) -> Pat
 
 PHASES = (
     # (label, end of the file name, function): cumulative times worth naming
-    ("lock: resolve", "bundler/locking.py", "run_lock"),
-    ("lock: rank files per project (build_offer)", "bundler/candidates.py", "build_offer"),
-    ("lock: Requires-Python checks (python_ok)", "bundler/candidates.py", "python_ok"),
-    ("lock: prefetch hints (thread start-up)", "bundler/prefetch.py", "hint"),
-    ("lock: read sdist metadata", "bundler/sdist_metadata.py", "sdist_metadata"),
-    ("vendor: install wheels", "bundler/install.py", "install_wheels"),
-    ("vendor: find or unpack cached wheels", "bundler/unpacked.py", "unpacked_wheel"),
-    ("vendor: unpack and verify a wheel", "bundler/unpack.py", "unpack_wheel"),
-    ("vendor: link the lib from the cache", "bundler/install.py", "_link_all"),
+    ("lock: resolve", "bundler/lock/run.py", "run_lock"),
+    ("lock: rank files per project (build_offer)", "bundler/resolve/candidates.py", "build_offer"),
+    ("lock: Requires-Python checks (python_ok)", "bundler/resolve/candidates.py", "python_ok"),
+    ("lock: prefetch hints (thread start-up)", "bundler/lock/prefetch.py", "hint"),
+    ("lock: read sdist metadata", "bundler/index/sdist_metadata.py", "sdist_metadata"),
+    ("vendor: install wheels", "bundler/vendor/install.py", "install_wheels"),
+    ("vendor: find or unpack cached wheels", "bundler/vendor/unpacked.py", "unpacked_wheel"),
+    ("vendor: unpack and verify a wheel", "bundler/vendor/unpack.py", "unpack_wheel"),
+    ("vendor: link the lib from the cache", "bundler/vendor/install.py", "_link_all"),
 )
 
 

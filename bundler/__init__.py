@@ -20,12 +20,12 @@ if TYPE_CHECKING:
 __version__ = "0.1.0"
 
 _API = {
-    "Target": "bundler.target",
-    "load_target": "bundler.presets",
-    "LockRequest": "bundler.locking",
-    "run_lock": "bundler.locking",
-    "VendorRequest": "bundler.vendoring",
-    "run_vendor": "bundler.vendoring",
+    "Target": "bundler.target.model",
+    "load_target": "bundler.target.presets",
+    "LockRequest": "bundler.lock.run",
+    "run_lock": "bundler.lock.run",
+    "VendorRequest": "bundler.vendor.run",
+    "run_vendor": "bundler.vendor.run",
     "CheckInputs": "bundler.check",
     "run_checks": "bundler.check",
     "KbundleError": "bundler.errors",

@@ -39,13 +39,13 @@ from typing import Any
 from packaging.utils import NormalizedName, canonicalize_name
 from packaging.version import InvalidVersion, Version
 
-from bundler.candidates import build_offer, tag_ranks
 from bundler.errors import KbundleError
-from bundler.http import HttpClient
-from bundler.index import Finder, IndexConfig, default_index_url
-from bundler.metadata import parse_core_metadata
-from bundler.presets import IMAGE_REQUIRES_SUFFIX, load_preset, preset_folder, preset_names
-from bundler.target import Target
+from bundler.index.finder import Finder, IndexConfig, default_index_url
+from bundler.index.metadata import parse_core_metadata
+from bundler.net.http import HttpClient
+from bundler.resolve.candidates import build_offer, tag_ranks
+from bundler.target.model import Target
+from bundler.target.presets import IMAGE_REQUIRES_SUFFIX, load_preset, preset_folder, preset_names
 
 
 def _entry(finder: Finder, target: Target, name: NormalizedName) -> dict[str, Any]:

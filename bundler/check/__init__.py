@@ -17,9 +17,9 @@ from bundler.check.findings import Finding, exit_code, sort_findings
 from bundler.check.libscan import scan_lib
 from bundler.check.native import check_native
 from bundler.check.size import check_size
-from bundler.lock_model import Lock
-from bundler.manifest import Manifest
-from bundler.target import Target
+from bundler.lock.model import Lock
+from bundler.target.manifest import Manifest
+from bundler.target.model import Target
 
 __all__ = ["CheckInputs", "Finding", "exit_code", "run_checks"]
 

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from bundler.check.findings import Finding
-from bundler.lock_model import Lock
-from bundler.manifest import Manifest
+from bundler.lock.model import Lock
+from bundler.target.manifest import Manifest
 
 
 def check_drift(

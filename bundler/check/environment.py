@@ -11,8 +11,8 @@ from packaging.version import InvalidVersion, Version
 
 from bundler.check.findings import Finding
 from bundler.check.libscan import LibContents
-from bundler.shadowing import find_breaks, image_closure
-from bundler.target import Target
+from bundler.resolve.shadowing import find_breaks, image_closure
+from bundler.target.model import Target
 
 
 def _version(text: str | None) -> Version | None:
@@ -123,7 +123,7 @@ def _image_dependents(
 ) -> list[Finding]:
     """Image packages whose requirement on a package the lib shadows is not met.
 
-    The rule is the lock's (:mod:`bundler.shadowing`): an error for those in
+    The rule is the lock's (:mod:`bundler.resolve.shadowing`): an error for those in
     scope (reached from the lib's requirements or the lock's image packages,
     ABI-coupled, preloaded; every one with ``strict``), a warning otherwise.
     """

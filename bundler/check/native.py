@@ -14,8 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from bundler.check.findings import Finding
-from bundler.cuda import CudaVersion, backend_of_library, loaded_cuda_variant
-from bundler.elf import (
+from bundler.elf.reader import (
     BASE_SYSTEM_SONAMES,
     CUDA_DRIVER_SONAMES,
     ElfInfo,
@@ -24,8 +23,9 @@ from bundler.elf import (
     iter_elf_files,
     read_elf,
 )
-from bundler.tags import parse_libc_version
-from bundler.target import Target
+from bundler.target.cuda import CudaVersion, backend_of_library, loaded_cuda_variant
+from bundler.target.model import Target
+from bundler.target.tags import parse_libc_version
 
 # The libstdc++ of the distribution each glibc release shipped in (Ubuntu LTS,
 # Debian, RHEL 8 and Amazon Linux 2023): the newest GLIBCXX_ and CXXABI_

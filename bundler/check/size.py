@@ -6,7 +6,7 @@ import os
 from pathlib import Path
 
 from bundler.check.findings import Finding
-from bundler.target import Target
+from bundler.target.model import Target
 
 
 def unpacked_size(root: Path) -> int:

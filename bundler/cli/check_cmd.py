@@ -18,13 +18,13 @@ from bundler.cli.paths import FolderPath
 from bundler.cli.settings import settings, verbosity_options
 from bundler.cli.vendor_cmd import default_lib
 from bundler.errors import InputError
-from bundler.http import HttpClient
-from bundler.inputs import check_url
-from bundler.libdest import MARKER
-from bundler.lockfile import read_lock
-from bundler.manifest import Manifest, load_manifest, parse_manifest
-from bundler.presets import load_target
-from bundler.target import Target
+from bundler.lock.pylock import read_lock
+from bundler.net.http import HttpClient
+from bundler.request.inputs import check_url
+from bundler.target.manifest import Manifest, load_manifest, parse_manifest
+from bundler.target.model import Target
+from bundler.target.presets import load_target
+from bundler.vendor.libdest import MARKER
 
 
 def _manifest(spec: str) -> tuple[Manifest, str]:

@@ -12,24 +12,24 @@ from packaging.utils import NormalizedName, canonicalize_name
 
 from bundler.cli.options import LockInputs, lock_inputs, replace_option
 from bundler.cli.output import plural, report_console, show_path
+from bundler.cli.output_file import write_output
 from bundler.cli.settings import Settings, settings, verbosity_options
-from bundler.config import Config
-from bundler.cuda import CUDA_INDEXES, index_tags
 from bundler.errors import InputError
-from bundler.index import IndexConfig, default_index_url
-from bundler.inputs import check_project_name, check_url
-from bundler.lock_model import Lock
-from bundler.lockfile import read_lock, render_lock, render_requirements_txt
-from bundler.locking import LockOutcome, LockRequest, run_lock
-from bundler.output_file import write_output
-from bundler.presets import load_target
-from bundler.requirements_file import (
+from bundler.index.finder import IndexConfig, default_index_url
+from bundler.lock.model import Lock
+from bundler.lock.pylock import read_lock, render_lock, render_requirements_txt
+from bundler.lock.run import LockOutcome, LockRequest, run_lock
+from bundler.request.config import Config
+from bundler.request.inputs import check_project_name, check_url
+from bundler.request.requirements_file import (
     Req,
     RequirementsInput,
     parse_requirement_arg,
     parse_requirements_files,
 )
-from bundler.target import Target
+from bundler.target.cuda import CUDA_INDEXES, index_tags
+from bundler.target.model import Target
+from bundler.target.presets import load_target
 
 
 def default_lock_path(config: Config, target: Target) -> Path:

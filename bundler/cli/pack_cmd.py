@@ -10,8 +10,8 @@ from bundler.cli.lock_cmd import human_size
 from bundler.cli.output import plural, show_path
 from bundler.cli.settings import settings, verbosity_options
 from bundler.errors import InputError
-from bundler.pack import pack, parse_add
-from bundler.presets import load_target
+from bundler.pack.archive import pack, parse_add
+from bundler.target.presets import load_target
 
 
 def default_source(cwd: Path) -> Path:
@@ -126,7 +126,7 @@ def _pack_dataset(
 ) -> None:
     # Imported here: the plain archive path does not need the dataset module.
     from bundler.cli.vendor_cmd import default_lib
-    from bundler.dataset import dataset_metadata, write_dataset
+    from bundler.pack.dataset import dataset_metadata, write_dataset
 
     if output is not None:
         raise InputError(

@@ -8,7 +8,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING
 
-from bundler.simple_api import Link
+from bundler.index.simple_api import Link
 
 if TYPE_CHECKING:
     from rich.progress import TaskID
@@ -18,7 +18,7 @@ Callback = Callable[[int, "int | None"], None]
 
 @contextmanager
 def download_progress(enabled: bool) -> Iterator[Callable[[Link], Callback | None] | None]:
-    """A progress factory for :func:`bundler.vendoring.run_vendor`, or None.
+    """A progress factory for :func:`bundler.vendor.run.run_vendor`, or None.
 
     One bar per file and a total bar, with bytes/s; only when ``enabled``
     and stderr is a terminal (logs and CI output stay clean).

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 import click
 
 if TYPE_CHECKING:
-    from bundler.config import Config
+    from bundler.request.config import Config
 
 
 @dataclass
@@ -27,7 +27,7 @@ class Settings:
     def config(self) -> Config:
         if self._config is None:
             # Imported here: `kbundle --version` and --help need no packaging.
-            from bundler.config import find_pyproject, load_config
+            from bundler.request.config import find_pyproject, load_config
 
             self._config = load_config(self.project or find_pyproject(Path.cwd()))
         return self._config

@@ -10,12 +10,18 @@ import click
 from rich.console import Console
 from rich.table import Table
 
-from bundler.capture import run_probe, target_from_facts
+from bundler.cli.output_file import write_output
 from bundler.cli.settings import settings, verbosity_options
-from bundler.output_file import write_output
-from bundler.presets import DEFAULT_TARGET, aliases_of, load_preset, load_target, preset_names
-from bundler.target import Target
-from bundler.target_file import render_target_toml
+from bundler.target.capture import run_probe, target_from_facts
+from bundler.target.file import render_target_toml
+from bundler.target.model import Target
+from bundler.target.presets import (
+    DEFAULT_TARGET,
+    aliases_of,
+    load_preset,
+    load_target,
+    preset_names,
+)
 
 
 @click.group()

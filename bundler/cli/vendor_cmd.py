@@ -8,7 +8,6 @@ from typing import TYPE_CHECKING
 
 import click
 
-from bundler.bootstrap import SNIPPET
 from bundler.cli.lock_cmd import (
     check_replacement,
     default_lock_path,
@@ -19,19 +18,20 @@ from bundler.cli.lock_cmd import (
 )
 from bundler.cli.options import LockInputs, lock_inputs, replace_option
 from bundler.cli.output import plural, report_console, show_path
+from bundler.cli.output_file import write_output
 from bundler.cli.paths import FolderPath
 from bundler.cli.progress import download_progress
 from bundler.cli.settings import settings, verbosity_options
-from bundler.config import Config
 from bundler.errors import InputError
-from bundler.libdest import check_destination
-from bundler.lockfile import read_lock, render_lock
-from bundler.locking import run_lock
-from bundler.output_file import write_output
-from bundler.presets import load_target
-from bundler.vendoring import VendorOutcome, VendorRequest, check_lock_matches_target, run_vendor
-from bundler.wheelhouse import REQUIREMENTS, WheelhouseOutcome, run_wheelhouse
-from bundler.wheelhouse import check_dest as check_wheelhouse
+from bundler.lock.pylock import read_lock, render_lock
+from bundler.lock.run import run_lock
+from bundler.request.config import Config
+from bundler.target.presets import load_target
+from bundler.vendor.bootstrap import SNIPPET
+from bundler.vendor.libdest import check_destination
+from bundler.vendor.run import VendorOutcome, VendorRequest, check_lock_matches_target, run_vendor
+from bundler.vendor.wheelhouse import REQUIREMENTS, WheelhouseOutcome, run_wheelhouse
+from bundler.vendor.wheelhouse import check_dest as check_wheelhouse
 
 if TYPE_CHECKING:
     from rich.console import Console

@@ -6,7 +6,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from tests.conftest import run_cli
+from tests.helpers.run import run_cli
 
 
 def image_venv(root: Path, packages: dict[str, str], *, pip: bool = False) -> Path:

@@ -1,7 +1,8 @@
 """``kbundle lock`` as a library call: inputs gathered, resolved, made a Lock.
 
 This is the I/O edge around the pure resolver: it builds the HTTP client and
-finder, reads a previous lock to keep its pins, and times the run.
+finder, keeps a previous lock's pins, and times the run. The request itself
+is assembled in :mod:`bundler.request.assemble`.
 """
 
 from __future__ import annotations
@@ -9,7 +10,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 
 from packaging.specifiers import SpecifierSet
 from packaging.utils import NormalizedName, canonicalize_name
@@ -18,10 +19,11 @@ from resolvelib import BaseReporter, Resolver
 from resolvelib.resolvers import ResolutionImpossible, ResolutionTooDeep
 
 from bundler.errors import InputError, KbundleError
-from bundler.index.finder import Finder, IndexConfig
+from bundler.index.finder import Finder
 from bundler.lock.model import Lock
 from bundler.lock.prefetch import PrefetchingSource
 from bundler.net.http import HttpClient
+from bundler.request.model import LockRequest
 from bundler.request.requirements_file import Req
 from bundler.resolve.behind import Conflict, find_far_behind
 from bundler.resolve.candidates import Candidate
@@ -31,28 +33,6 @@ from bundler.resolve.solve import Resolution, resolve, to_lock
 from bundler.target.model import Target
 
 log = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True)
-class LockRequest:
-    """Everything one lock needs, already validated by the caller."""
-
-    target: Target
-    requirements: Sequence[Req]
-    index: IndexConfig
-    constraints: Sequence[Req] = ()
-    build: frozenset[str] = frozenset()
-    pre: bool = False
-    offline: bool = False
-    refresh: bool = False
-    previous: Lock | None = None
-    upgrade: bool = False
-    upgrade_packages: frozenset[str] = field(default_factory=frozenset)
-    keep: frozenset[NormalizedName] = frozenset()
-    strict_image: bool = False
-    #: Command-line words that name this request's target (``--target X``),
-    #: repeated in the commands a report suggests.
-    target_options: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)

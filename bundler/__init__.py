@@ -1,8 +1,17 @@
 """kbundle: lock, vendor and check Python dependencies for a fixed offline image.
 
-The command line (``kbundle``) is a thin layer over this library API::
+The command line (``kbundle``) is a thin layer over this library API, and
+both build a lock request the same way (options over requirement files over
+``[tool.kbundle]`` over pip's configuration)::
 
-    from bundler import load_target, LockRequest, run_lock, run_vendor, run_checks
+    from pathlib import Path
+    from bundler import LockOptions, find_pyproject, gather_request, load_config, run_lock
+
+    config = load_config(find_pyproject(Path.cwd()))  # [tool.kbundle], if there is one
+    request = gather_request(LockOptions(target="kaggle-t4"), config, requirements=["rich"])
+    outcome = run_lock(request)  # outcome.lock; nothing is written
+
+``run_vendor``, ``run_checks`` and ``load_target`` are the other stages.
 
 Names are imported on first use, so ``import bundler`` stays cheap.
 """
@@ -22,7 +31,11 @@ __version__ = "0.1.0"
 _API = {
     "Target": "bundler.target.model",
     "load_target": "bundler.target.presets",
-    "LockRequest": "bundler.lock.run",
+    "LockOptions": "bundler.request.model",
+    "LockRequest": "bundler.request.model",
+    "find_pyproject": "bundler.request.config",
+    "load_config": "bundler.request.config",
+    "gather_request": "bundler.request.assemble",
     "run_lock": "bundler.lock.run",
     "VendorRequest": "bundler.vendor.run",
     "run_vendor": "bundler.vendor.run",

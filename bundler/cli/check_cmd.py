@@ -11,12 +11,10 @@ from rich.console import Console
 
 from bundler.check import CheckInputs, exit_code, run_checks
 from bundler.check.native import cuda_libraries
-from bundler.cli.lock_cmd import default_lock_path
 from bundler.cli.options import preloaded_option
-from bundler.cli.output import plural, report_console, show_path
 from bundler.cli.paths import FolderPath
+from bundler.cli.report import plural, report_console, show_path
 from bundler.cli.settings import settings, verbosity_options
-from bundler.cli.vendor_cmd import default_lib
 from bundler.errors import InputError
 from bundler.lock.pylock import read_lock
 from bundler.net.http import HttpClient
@@ -137,10 +135,10 @@ def check(
     installed = _manifest(manifest) if manifest else None
     t = load_target(target or config.target, preloaded=preloaded, installed=installed)
     # The target was loaded above; a --manifest changes its packages, not its name.
-    default_lock = default_lock_path(config, t)
+    default_lock = config.lock_path(t.name)
     if lock_path is None and lib is None:
         lock_path = default_lock if default_lock.is_file() else None
-        project_lib = default_lib(config)
+        project_lib = config.lib_path()
         lib = project_lib if project_lib.is_dir() else None
         if lock_path is None and lib is None:
             raise InputError(

@@ -5,11 +5,12 @@ from __future__ import annotations
 import dataclasses
 import functools
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
 import click
+
+from bundler.request.model import LockOptions
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -140,37 +141,13 @@ preloaded_option = click.option(
 )
 
 
-@dataclass(frozen=True)
-class LockInputs:
-    """Everything ``lock`` and ``vendor`` take to describe a resolution."""
-
-    target: str | None
-    manifest: Path | None
-    index_url: str | None
-    extra_index_urls: tuple[str, ...]
-    find_links: tuple[str, ...]
-    cuda_indexes: tuple[str, ...]
-    offline: bool
-    refresh: bool
-    requirement_files: tuple[Path, ...]
-    constraint_files: tuple[Path, ...]
-    build: tuple[str, ...]
-    pre: bool
-    upgrade: bool
-    upgrade_packages: tuple[str, ...]
-    preloaded: str | None = None
-    # image scope (issue 9)
-    keep: tuple[str, ...] = ()
-    strict_image: bool = False
-
-
 def lock_inputs(func: F) -> F:
     """Add the target, index and resolve options, handed over as one ``inputs``."""
-    names = [f.name for f in dataclasses.fields(LockInputs)]
+    names = [f.name for f in dataclasses.fields(LockOptions)]
 
     @functools.wraps(func)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
-        inputs = LockInputs(**{name: kwargs.pop(name) for name in names})
+        inputs = LockOptions(**{name: kwargs.pop(name) for name in names})
         return func(*args, inputs=inputs, **kwargs)
 
     return target_options(

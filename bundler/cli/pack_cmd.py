@@ -6,8 +6,7 @@ from pathlib import Path
 
 import click
 
-from bundler.cli.lock_cmd import human_size
-from bundler.cli.output import plural, show_path
+from bundler.cli.report import human_size, plural, show_path
 from bundler.cli.settings import settings, verbosity_options
 from bundler.errors import InputError
 from bundler.pack.archive import pack, parse_add
@@ -125,7 +124,6 @@ def _pack_dataset(
     quiet: bool,
 ) -> None:
     # Imported here: the plain archive path does not need the dataset module.
-    from bundler.cli.vendor_cmd import default_lib
     from bundler.pack.dataset import dataset_metadata, write_dataset
 
     if output is not None:
@@ -140,7 +138,7 @@ def _pack_dataset(
         )
     s = settings()
     if lib is None:
-        lib = source / "lib" if source is not None else default_lib(s.config)
+        lib = source / "lib" if source is not None else s.config.lib_path()
     target = _lib_target(lib)
     result = write_dataset(lib, dest, dataset_metadata(dataset_id, title, target), extra)
     if quiet:

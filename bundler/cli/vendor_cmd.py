@@ -4,62 +4,43 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import click
 
-from bundler.cli.lock_cmd import (
-    check_replacement,
-    default_lock_path,
-    gather_request,
-    human_size,
-    locked_for_other,
-    report_table,
-)
-from bundler.cli.options import LockInputs, lock_inputs, replace_option
-from bundler.cli.output import plural, report_console, show_path
-from bundler.cli.output_file import write_output
+from bundler.cli.options import lock_inputs, replace_option
+from bundler.cli.output_file import check_replacement, write_output
 from bundler.cli.paths import FolderPath
 from bundler.cli.progress import download_progress
+from bundler.cli.report import (
+    human_size,
+    plural,
+    print_notes,
+    print_packages,
+    report_console,
+    report_lock,
+    show_path,
+)
 from bundler.cli.settings import settings, verbosity_options
 from bundler.errors import InputError
 from bundler.lock.pylock import read_lock, render_lock
 from bundler.lock.run import run_lock
-from bundler.request.config import Config
-from bundler.target.presets import load_target
+from bundler.request.assemble import gather_request, request_target
+from bundler.request.model import LockOptions
 from bundler.vendor.bootstrap import SNIPPET
 from bundler.vendor.libdest import check_destination
 from bundler.vendor.run import VendorOutcome, VendorRequest, check_lock_matches_target, run_vendor
 from bundler.vendor.wheelhouse import REQUIREMENTS, WheelhouseOutcome, run_wheelhouse
 from bundler.vendor.wheelhouse import check_dest as check_wheelhouse
 
-if TYPE_CHECKING:
-    from rich.console import Console
-
-
-def default_lib(config: Config) -> Path:
-    """``[tool.kbundle] lib``, else ``submission/lib`` in the project."""
-    if config.lib is not None:
-        return config.lib
-    root = config.path.parent if config.path is not None else Path.cwd()
-    return root / "submission" / "lib"
-
 
 def _report(outcome: VendorOutcome) -> None:
-    # rich is imported only to draw: --json and -q runs start faster.
-    from rich.table import Table
-
     console = report_console()
-    table = Table(box=None, pad_edge=False, header_style="bold")
-    for column in ("package", "version", "source", "installed"):
-        table.add_column(column, justify="right" if column == "installed" else "left")
-    for p in outcome.packages:
-        table.add_row(p.name, p.version, p.source, human_size(p.bytes))
-    console.print(table)
+    rows = [(p.name, p.version, p.source, human_size(p.bytes)) for p in outcome.packages]
+    print_packages(console, "installed", rows)
     if outcome.image:
         provided = ", ".join(f"{p.name} {p.version}" for p in outcome.image)
         console.print(f"provided by the image (not copied): {provided}", highlight=False)
-    _notes(console, outcome.notes, outcome.warnings)
+    print_notes(console, outcome.notes, outcome.warnings)
     console.print(
         f"vendored {plural(len(outcome.packages), 'package')} "
         f"({human_size(outcome.bytes)} installed) into {show_path(outcome.lib)} "
@@ -70,24 +51,11 @@ def _report(outcome: VendorOutcome) -> None:
     console.print(SNIPPET, highlight=False, markup=False)
 
 
-def _notes(console: Console, notes: tuple[str, ...], warnings: tuple[str, ...]) -> None:
-    for note in notes:
-        console.print(f"note: {note}", highlight=False)
-    for warning in warnings:
-        console.print(f"warning: {warning}", style="yellow", highlight=False)
-
-
 def _report_wheelhouse(outcome: WheelhouseOutcome) -> None:
-    from rich.table import Table
-
     console = report_console()
-    table = Table(box=None, pad_edge=False, header_style="bold")
-    for column in ("package", "version", "source", "wheel"):
-        table.add_column(column, justify="right" if column == "wheel" else "left")
-    for w in outcome.wheels:
-        table.add_row(w.name, w.version, w.source, human_size(w.bytes))
-    console.print(table)
-    _notes(console, outcome.notes, outcome.warnings)
+    rows = [(w.name, w.version, w.source, human_size(w.bytes)) for w in outcome.wheels]
+    print_packages(console, "wheel", rows)
+    print_notes(console, outcome.notes, outcome.warnings)
     total = sum(w.bytes for w in outcome.wheels)
     console.print(
         f"wrote {plural(len(outcome.wheels), 'wheel')} ({human_size(total)}) and "
@@ -167,7 +135,7 @@ def _wheelhouse_json(outcome: WheelhouseOutcome) -> dict[str, object]:
 )
 def vendor(
     requirements: tuple[str, ...],
-    inputs: LockInputs,
+    inputs: LockOptions,
     lib: Path | None,
     lock_path: Path | None,
     build_python: str | None,
@@ -196,12 +164,10 @@ def vendor(
         )
     if wheelhouse is not None:
         check_wheelhouse(wheelhouse)  # before a lock is written for nothing
-    t = load_target(
-        inputs.target or config.target, inputs.manifest or config.manifest, inputs.preloaded
-    )
-    path = lock_path or default_lock_path(config, t)
+    t = request_target(inputs, config)
+    path = lock_path or config.lock_path(t.name)
     if wheelhouse is None:
-        lib = check_destination(lib or default_lib(config), force=force)  # before any slow step
+        lib = check_destination(lib or config.lib_path(), force=force)  # before any slow step
     # Lock first when there is no lock yet or new requirements are given
     # (keeping the existing pins that still fit, as `kbundle lock` does).
     relock = bool(requirements or inputs.requirement_files) or not path.is_file()
@@ -217,25 +183,23 @@ def vendor(
     from_config = bool(config.requirements or config.requirements_files)
     existing = read_lock(path) if (relock or from_config) and path.is_file() else None
     request = gather_request(
-        s,
-        target=t,
+        inputs,
+        config,
         requirements=requirements,
-        inputs=inputs,
+        target=t,
         previous=None if inputs.upgrade else existing,
         require_input=relock,
     )
     if not relock and existing is not None and from_config:
         # [tool.kbundle] requirements are the record of what is wanted: edited
         # since the lock was made, they are locked again, not silently ignored.
-        relock = locked_for_other(existing, request)
+        relock = request.locked_for_other(existing)
     if relock:
         replacing = check_replacement(existing, request, path, replace)
         locked = run_lock(request)
         write_output(path, render_lock(locked.lock).encode(), what="the lock", option="--lock")
         if not s.quiet:
-            if replacing:
-                report_console().print(f"warning: {replacing}", style="yellow", highlight=False)
-            report_table(locked, path)
+            report_lock(locked, path, replacing)
         lock = locked.lock
     else:
         lock = read_lock(path)
@@ -243,7 +207,7 @@ def vendor(
     vendor_request = VendorRequest(
         lock=lock,
         target=t,
-        lib=lib or default_lib(config),
+        lib=lib or config.lib_path(),
         index=request.index,
         build=request.build,
         build_python=build_python,

@@ -1,7 +1,9 @@
 """``kbundle lock`` as a library call: inputs gathered, resolved, made a Lock.
 
 This is the I/O edge around the pure resolver: it builds the HTTP client and
-finder, reads a previous lock to keep its pins, and times the run.
+finder (unless the caller passes its own source or client), keeps a previous
+lock's pins, and times the run. The request itself is assembled in
+:mod:`bundler.request.assemble`.
 """
 
 from __future__ import annotations
@@ -9,7 +11,8 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass, field, replace
+from contextlib import AbstractContextManager, nullcontext
+from dataclasses import dataclass, replace
 
 from packaging.specifiers import SpecifierSet
 from packaging.utils import NormalizedName, canonicalize_name
@@ -18,10 +21,11 @@ from resolvelib import BaseReporter, Resolver
 from resolvelib.resolvers import ResolutionImpossible, ResolutionTooDeep
 
 from bundler.errors import InputError, KbundleError
-from bundler.index.finder import Finder, IndexConfig
+from bundler.index.finder import Finder
 from bundler.lock.model import Lock
 from bundler.lock.prefetch import PrefetchingSource
-from bundler.net.http import HttpClient
+from bundler.net.http import Fetcher, HttpClient
+from bundler.request.model import LockRequest
 from bundler.request.requirements_file import Req
 from bundler.resolve.behind import Conflict, find_far_behind
 from bundler.resolve.candidates import Candidate
@@ -31,28 +35,6 @@ from bundler.resolve.solve import Resolution, resolve, to_lock
 from bundler.target.model import Target
 
 log = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True)
-class LockRequest:
-    """Everything one lock needs, already validated by the caller."""
-
-    target: Target
-    requirements: Sequence[Req]
-    index: IndexConfig
-    constraints: Sequence[Req] = ()
-    build: frozenset[str] = frozenset()
-    pre: bool = False
-    offline: bool = False
-    refresh: bool = False
-    previous: Lock | None = None
-    upgrade: bool = False
-    upgrade_packages: frozenset[str] = field(default_factory=frozenset)
-    keep: frozenset[NormalizedName] = frozenset()
-    strict_image: bool = False
-    #: Command-line words that name this request's target (``--target X``),
-    #: repeated in the commands a report suggests.
-    target_options: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -104,11 +86,24 @@ def _constraints(reqs: Sequence[Req]) -> dict[NormalizedName, SpecifierSet]:
     return merged
 
 
-def run_lock(request: LockRequest) -> LockOutcome:
-    """Resolve ``request`` and return the lock (nothing is written here)."""
+def run_lock(
+    request: LockRequest,
+    *,
+    source: PackageSource | None = None,
+    client: Fetcher | None = None,
+) -> LockOutcome:
+    """Resolve ``request`` and return the lock (nothing is written here).
+
+    Files and metadata come from ``source`` when given (a fake in tests, or
+    a source the caller shares between runs); else from a prefetching finder
+    over ``request.index`` that fetches through ``client`` (default: an
+    :class:`~bundler.net.http.HttpClient` with the request's ``offline`` and
+    ``refresh``). Give one of the two, not both.
+    """
+    if source is not None and client is not None:
+        raise TypeError("run_lock: give source or client, not both")
     started = time.perf_counter()
     _check_supported([*request.requirements, *request.constraints])
-    client = HttpClient(offline=request.offline, refresh=request.refresh)
     policy = Policy(
         may_build=request.build,
         allow_pre=request.pre,
@@ -123,7 +118,7 @@ def run_lock(request: LockRequest) -> LockOutcome:
         if applies(r, request.target)
     ]
     roots_names = {r.name for r in roots}
-    with PrefetchingSource(Finder(request.index, client)) as source:
+    with _source(request, source, client) as source:
         resolution = resolve(request.target, roots, source=source, policy=policy)
 
         def keeping(name: NormalizedName) -> Resolution:
@@ -153,6 +148,17 @@ def run_lock(request: LockRequest) -> LockOutcome:
         strict_image=request.strict_image,
     )
     return LockOutcome(lock, resolution, time.perf_counter() - started, tuple(costs), warnings)
+
+
+def _source(
+    request: LockRequest, source: PackageSource | None, client: Fetcher | None
+) -> AbstractContextManager[PackageSource]:
+    """The caller's source as it is (the caller closes it), or a new prefetching finder."""
+    if source is not None:
+        return nullcontext(source)
+    if client is None:
+        client = HttpClient(offline=request.offline, refresh=request.refresh)
+    return PrefetchingSource(Finder(request.index, client))
 
 
 def _far_behind(

@@ -69,6 +69,19 @@ class Config:
     keep: tuple[str, ...] = ()
     strict_image: bool = False
 
+    @property
+    def root(self) -> Path:
+        """The project folder: the one holding ``pyproject.toml``, else the current one."""
+        return self.path.parent if self.path is not None else Path.cwd()
+
+    def lock_path(self, target_name: str) -> Path:
+        """``lock``, else ``lockfiles/pylock.<target>.toml`` in the project."""
+        return self.lock or self.root / "lockfiles" / f"pylock.{target_name}.toml"
+
+    def lib_path(self) -> Path:
+        """``lib``, else ``submission/lib`` in the project."""
+        return self.lib or self.root / "submission" / "lib"
+
 
 def find_pyproject(start: Path) -> Path | None:
     """The nearest ``pyproject.toml`` in ``start`` or a parent folder."""

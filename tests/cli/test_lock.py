@@ -382,7 +382,7 @@ def test_unknown_cuda_index_is_bad_input(index: IndexServer, image: Path, tmp_pa
 
 
 def test_cuda_index_pins_known_projects() -> None:
-    from bundler.cli.lock_cmd import cuda_index_pins
+    from bundler.request.assemble import cuda_index_pins
 
     pins = cuda_index_pins(["llama_cpp_python", "torch"])
     assert pins["llama-cpp-python"].endswith("/whl/{cuda}")

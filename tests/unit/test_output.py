@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from bundler.cli.output import plural, show_path
+from bundler.cli.report import plural, show_path
 
 
 def test_show_path_normalises_and_shortens(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -14,6 +14,7 @@ import json
 import platform
 import re
 from pathlib import Path
+from typing import Any
 
 import pytest
 from elftools.elf.elffile import ELFFile
@@ -254,10 +255,10 @@ def test_a_build_for_another_architecture_is_refused(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize("value", ['"250MB"', "0", "-1", "true", "2.5e8"])
-def test_a_bad_size_limit_names_the_key(tmp_path: Path, value: str) -> None:
+def test_a_bad_size_limit_names_the_key(kbundle: Any, tmp_path: Path, value: str) -> None:
     target = tmp_path / "t.toml"
     target.write_text(f'python_full_version = "3.12.0"\nunpacked_size_limit = {value}\n')
-    res = run_cli("target", "show", str(target))
+    res = kbundle("target", "show", str(target))
     assert res.exit_code == 2
     assert "unpacked_size_limit" in res.stderr and "whole number" in res.stderr
     assert "Traceback" not in res.stderr

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -201,10 +202,17 @@ def test_manifest_by_url(tmp_path: Path) -> None:
         (["--manifest", "/nonexistent/freeze.txt", "--lib", "."], "freeze.txt"),
     ],
 )
-def test_bad_input_exit_2(args: list[str], needle: str) -> None:
-    res = run_cli("check", *args)
+def test_bad_input_exit_2(kbundle: Any, args: list[str], needle: str) -> None:
+    res = kbundle("check", *args)
     assert res.exit_code == 2, res.stderr
     assert needle in res.stderr
+    assert "Traceback" not in res.stderr
+
+
+def test_bad_input_is_one_paragraph_from_the_real_command() -> None:
+    res = run_cli("check", "--lib", "/nonexistent/lib")
+    assert res.exit_code == 2, res.stderr
+    assert res.stderr.startswith("kbundle: error:") and "/nonexistent/lib" in res.stderr
     assert "Traceback" not in res.stderr
 
 

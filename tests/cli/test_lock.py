@@ -6,6 +6,7 @@ import json
 import sys
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -268,9 +269,18 @@ def test_requirements_file_constraints_and_export(
     ],
 )
 def test_bad_input(
-    index: IndexServer, image: Path, tmp_path: Path, args: list[str], code: int, needle: str
+    kbundle: Any,
+    index: IndexServer,
+    image: Path,
+    tmp_path: Path,
+    args: list[str],
+    code: int,
+    needle: str,
 ) -> None:
-    res = _lock(index, image, *args, "-o", str(tmp_path / "l.toml"), cwd=tmp_path)
+    # In-process: the refusals are the parsers' and the resolver's; the real
+    # console entry point is exercised by test_bad_requirements_file_names_the_line.
+    common = ("--target", str(image), "-i", index.index_url())
+    res = kbundle("lock", *common, *args, "-o", str(tmp_path / "l.toml"), cwd=tmp_path)
     assert res.exit_code == code, res.stderr
     assert "Traceback" not in res.stderr
     assert needle in res.stderr

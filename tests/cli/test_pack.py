@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import tarfile
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -74,11 +75,11 @@ def test_pack_needs_main_py(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize("spec", ["missing.bin", "{model}:../evil", "{model}:main.py"])
-def test_bad_add(tmp_path: Path, spec: str) -> None:
+def test_bad_add(kbundle: Any, tmp_path: Path, spec: str) -> None:
     sub = _submission(tmp_path)
     model = tmp_path / "m.bin"
     model.write_bytes(b"x")
-    res = run_cli(
+    res = kbundle(
         "pack", str(sub), "-o", str(tmp_path / "s.tar.gz"), "--add", spec.format(model=model)
     )
     assert res.exit_code == 2, res.stderr

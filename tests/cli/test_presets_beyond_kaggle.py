@@ -1,11 +1,10 @@
-"""Presets beyond Kaggle: Colab, AWS Lambda, plain manylinux_2_28 servers.
+"""Presets beyond Kaggle from the user's side: Colab, AWS Lambda, plain
+manylinux_2_28 servers.
 
-Each preset's facts are checked against the sources its TOML cites: the real
-pip freeze for Colab (a file in the repo), and for the others the statements
-quoted from their documentation, kept here beside the fact each one gives, so
-a preset edited away from its source fails. The Lambda size limit is checked
-by ``kbundle check`` and ``kbundle pack``; locking and vendoring aarch64
-wheels from this x86_64 machine is proven against the real index.
+The Lambda size limit is checked by ``kbundle check`` and ``kbundle pack``;
+locking and vendoring aarch64 wheels from this x86_64 machine is proven
+against the real index. The presets' facts against their sources are in
+tests/unit/test_preset_sources.py.
 """
 
 from __future__ import annotations
@@ -14,90 +13,16 @@ import json
 import platform
 import re
 from pathlib import Path
+from typing import Any
 
 import pytest
 from elftools.elf.elffile import ELFFile
 
-from bundler.check.size import unpacked_size
-from bundler.target import presets
-from bundler.target.manifest import load_manifest
 from bundler.target.presets import load_preset
-from tests.helpers.run import REPO, run_cli
-
-PRESETS = Path(presets.__file__).parent
-LAMBDA = ("aws-lambda-py312-x86_64", "aws-lambda-py312-arm64")
-SERVERS = ("manylinux_2_28-py312-x86_64", "manylinux_2_28-py312-aarch64")
-
-# glibc of the Ubuntu release each os-info line names (Ubuntu's package archive).
-UBUNTU_GLIBC = {"20.04": "2.31", "22.04": "2.35", "24.04": "2.39"}
-
-# What the cited documentation says, word for word where it is quoted in the TOML.
-LAMBDA_SOURCES = {
-    "os": "Amazon Linux 2023",
-    "glibc": "glibc 2.34",
-    "sdk": "The Lambda Python runtimes include the AWS SDK for Python (Boto3) and its dependencies",
-    "versions": "depends on the runtime version and your AWS Region",
-    "limit": "including layers and custom runtimes (unzipped)",
-    "mb": '"MB" is 1024 KB',
-    "error": "Unzipped size must be smaller than 262144000 bytes",
-}
-# boto3's Requires-Dist closure (boto3, botocore, s3transfer, python-dateutil on PyPI).
-BOTO3_CLOSURE = {"boto3", "botocore", "s3transfer", "jmespath", "python-dateutil", "urllib3", "six"}
-
-
-def _comments(name: str) -> str:
-    text = (PRESETS / f"{name}.toml").read_text()
-    return " ".join(line.lstrip("# ").strip() for line in text.splitlines() if line.startswith("#"))
-
-
-# --- Colab ------------------------------------------------------------------------------
-
-
-def test_colab_gpu_2026_matches_its_pip_freeze_and_os_info() -> None:
-    t = load_preset("colab-gpu-2026")
-    freeze = PRESETS / "colab-gpu-base-2026-05-14.txt"
-    header = freeze.read_text().split("\n", 3)[1]  # the # WHAT: line quotes os-info-gpu.txt
-    ubuntu, python = re.search(r"Ubuntu (\d+\.\d+)\.\d+ LTS;Python (3\.\d+\.\d+)", header).groups()  # type: ignore[union-attr]
-    assert t.python_full_version == python == "3.12.13"
-    assert t.glibc == UBUNTU_GLIBC[ubuntu]
-    assert t.installed == load_manifest(freeze) and not t.partial
-    torch = t.installed["torch"].version
-    runtime = t.installed["nvidia-cuda-runtime-cu12"].version
-    assert torch is not None and runtime is not None
-    assert t.cuda is not None and torch.endswith("+cu" + t.cuda.runtime.replace(".", ""))  # type: ignore[union-attr]
-    assert runtime.startswith(t.cuda.runtime + ".")  # type: ignore[operator]
-    # No source names the driver: left unknown rather than guessed.
-    assert t.cuda.driver_max is None and "issue 5578" in _comments("colab-gpu-2026")
-    assert t.cuda.archs == ("7.5",)
-    assert t.arch == "x86_64" and t.unpacked_size_limit is None
-
+from tests.helpers.presets import BOTO3_CLOSURE, LAMBDA, SERVERS
+from tests.helpers.run import run_cli
 
 # --- AWS Lambda -------------------------------------------------------------------------
-
-
-@pytest.mark.parametrize("name", LAMBDA)
-def test_lambda_matches_its_sources(name: str) -> None:
-    t = load_preset(name)
-    comments = _comments(name)
-    for quote in LAMBDA_SOURCES.values():
-        assert quote in comments, quote
-    assert LAMBDA_SOURCES["os"] in t.description
-    assert t.glibc == LAMBDA_SOURCES["glibc"].split()[1]
-    assert t.tags[0].platform == f"manylinux_2_34_{t.arch}"
-    assert (
-        t.arch == {"aws-lambda-py312-x86_64": "x86_64", "aws-lambda-py312-arm64": "aarch64"}[name]
-    )
-    assert t.python_version == (3, 12) and t.cuda is None
-    # 250 "MB" of 1024 KB each, and the service's own number.
-    assert t.unpacked_size_limit == 250 * 1024 * 1024 == 262144000
-    # The SDK and its dependencies are there, at versions nobody publishes.
-    assert set(t.installed) == BOTO3_CLOSURE
-    assert all(d.version is None for d in t.installed.values()) and t.partial
-    assert t.preloaded == ()  # the function's folder comes first on sys.path
-
-
-def test_lambda_default_architecture_alias() -> None:
-    assert load_preset("aws-lambda-py312") == load_preset("aws-lambda-py312-x86_64")
 
 
 @pytest.mark.network
@@ -109,20 +34,7 @@ def test_lambda_preinstalled_list_is_boto3_and_its_requirements(tmp_path: Path) 
     assert names == BOTO3_CLOSURE
 
 
-# --- manylinux_2_28 servers -------------------------------------------------------------
-
-
-@pytest.mark.parametrize("name", SERVERS)
-def test_manylinux_2_28_server_matches_pep_600(name: str) -> None:
-    t = load_preset(name)
-    arch = name.rsplit("-", 1)[1]
-    assert t.arch == arch and t.glibc == "2.28" and t.python_version == (3, 12)
-    assert t.tags[0].platform == f"manylinux_2_28_{arch}"
-    platforms = {tag.platform for tag in t.tags}
-    assert f"manylinux_2_17_{arch}" in platforms and f"manylinux2014_{arch}" in platforms
-    assert f"manylinux_2_29_{arch}" not in platforms
-    assert not t.installed and not t.partial and t.cuda is None
-    assert "AlmaLinux 8" in _comments(name)
+# --- target list and show ---------------------------------------------------------------
 
 
 def test_target_list_shows_every_new_preset_with_its_architecture() -> None:
@@ -135,12 +47,6 @@ def test_target_list_shows_every_new_preset_with_its_architecture() -> None:
     show = run_cli("target", "show", "aws-lambda-py312-arm64")
     assert "262,144,000 bytes unpacked" in show.stdout
     assert "linux aarch64, glibc 2.34" in show.stdout
-
-
-def test_readme_preset_table_lists_every_preset() -> None:
-    readme = (REPO / "README.md").read_text()
-    for name in presets.preset_names():
-        assert f"| `{name}`" in readme, name
 
 
 # --- the unpacked-size limit ------------------------------------------------------------
@@ -159,13 +65,6 @@ def _lib_of(tmp_path: Path, size: int, *, installed: bool = False) -> Path:
     with (lib / "big" / "weights.bin").open("wb") as handle:
         handle.truncate(size)
     return lib
-
-
-def test_unpacked_size_counts_hard_links_again(tmp_path: Path) -> None:
-    lib = _lib_of(tmp_path, 1000)
-    (lib / "big" / "copy.bin").hardlink_to(lib / "big" / "weights.bin")
-    (lib / "big" / "alias.bin").symlink_to("weights.bin")
-    assert unpacked_size(lib) == 2000  # a zip stores both copies, and no symlink
 
 
 @pytest.mark.parametrize(("size", "code"), [(262144000, 0), (262144001, 1)])
@@ -254,21 +153,10 @@ def test_a_build_for_another_architecture_is_refused(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize("value", ['"250MB"', "0", "-1", "true", "2.5e8"])
-def test_a_bad_size_limit_names_the_key(tmp_path: Path, value: str) -> None:
+def test_a_bad_size_limit_names_the_key(kbundle: Any, tmp_path: Path, value: str) -> None:
     target = tmp_path / "t.toml"
     target.write_text(f'python_full_version = "3.12.0"\nunpacked_size_limit = {value}\n')
-    res = run_cli("target", "show", str(target))
+    res = kbundle("target", "show", str(target))
     assert res.exit_code == 2
     assert "unpacked_size_limit" in res.stderr and "whole number" in res.stderr
     assert "Traceback" not in res.stderr
-
-
-def test_the_size_limit_survives_a_target_file_round_trip(tmp_path: Path) -> None:
-    from bundler.target.file import render_target_toml
-    from bundler.target.presets import load_target
-
-    path = tmp_path / "lambda.toml"
-    path.write_text(render_target_toml(load_preset("aws-lambda-py312-arm64")))
-    again = load_target(str(path))
-    assert again.unpacked_size_limit == 262144000
-    assert again.fingerprint == load_preset("aws-lambda-py312-arm64").fingerprint

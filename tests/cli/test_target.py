@@ -8,6 +8,7 @@ import platform
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import packaging
 import pytest
@@ -227,6 +228,10 @@ def test_target_from_pyproject_config(kbundle, tmp_path: Path) -> None:  # type:
 
 
 # ---- bad input: one clear paragraph, exit 2, no traceback -------------------------
+# The parsers' refusals run in-process (the `kbundle` fixture: the same click
+# command, no interpreter start-up); test_unknown_preset and
+# test_version_and_help run the real console entry point for the exit code and
+# the one-paragraph, no-traceback output a user sees.
 
 
 def _assert_clean_error(res, *needles: str) -> None:  # type: ignore[no-untyped-def]
@@ -257,27 +262,29 @@ def test_unknown_preset() -> None:
         ('python_full_version = "3.12.1"\nmanifest = "missing.txt"\n', ["missing.txt"]),
     ],
 )
-def test_malformed_target_file(tmp_path: Path, content: str, needles: list[str]) -> None:
+def test_malformed_target_file(
+    kbundle: Any, tmp_path: Path, content: str, needles: list[str]
+) -> None:
     bad = tmp_path / "bad.toml"
     bad.write_text(content)
-    _assert_clean_error(run_cli("target", "show", str(bad)), "bad.toml", *needles)
+    _assert_clean_error(kbundle("target", "show", str(bad)), "bad.toml", *needles)
 
 
-def test_missing_target_file(tmp_path: Path) -> None:
-    _assert_clean_error(run_cli("target", "show", str(tmp_path / "nope.toml")), "nope.toml")
+def test_missing_target_file(kbundle: Any, tmp_path: Path) -> None:
+    _assert_clean_error(kbundle("target", "show", str(tmp_path / "nope.toml")), "nope.toml")
 
 
-def test_malformed_pex_json(tmp_path: Path) -> None:
+def test_malformed_pex_json(kbundle: Any, tmp_path: Path) -> None:
     bad = tmp_path / "p.json"
     bad.write_text('{"compatible_tags": []}')
-    _assert_clean_error(run_cli("target", "show", str(bad)), "p.json", "marker_environment")
+    _assert_clean_error(kbundle("target", "show", str(bad)), "p.json", "marker_environment")
 
 
-def test_malformed_manifest(tmp_path: Path) -> None:
+def test_malformed_manifest(kbundle: Any, tmp_path: Path) -> None:
     bad = tmp_path / "freeze.txt"
     bad.write_text("numpy==1.26.4\n\nthis is not a requirement!\n")
     _assert_clean_error(
-        run_cli("target", "show", "kaggle-t4", "--manifest", str(bad)), "freeze.txt", ":3"
+        kbundle("target", "show", "kaggle-t4", "--manifest", str(bad)), "freeze.txt", ":3"
     )
 
 
@@ -290,14 +297,14 @@ def test_malformed_manifest(tmp_path: Path) -> None:
         ("[tool.kbundle.index-pins]\ntorch = 1\n", ["tool.kbundle.index-pins.torch"]),
     ],
 )
-def test_malformed_config(tmp_path: Path, table: str, needles: list[str]) -> None:
+def test_malformed_config(kbundle: Any, tmp_path: Path, table: str, needles: list[str]) -> None:
     (tmp_path / "pyproject.toml").write_text("[tool.kbundle]\n" + table)
-    _assert_clean_error(run_cli("target", "show", cwd=tmp_path), "pyproject.toml", *needles)
+    _assert_clean_error(kbundle("target", "show", cwd=tmp_path), "pyproject.toml", *needles)
 
 
-def test_capture_with_missing_interpreter(tmp_path: Path) -> None:
+def test_capture_with_missing_interpreter(kbundle: Any, tmp_path: Path) -> None:
     _assert_clean_error(
-        run_cli("target", "capture", "--python", str(tmp_path / "python9")), "python9"
+        kbundle("target", "capture", "--python", str(tmp_path / "python9")), "python9"
     )
 
 

@@ -1,12 +1,9 @@
-"""The wheelhouse's requirements.txt, and a wheelhouse from the CLI's side."""
+"""The wheelhouse's requirements.txt (the CLI's side: tests/cli/test_wheelhouse.py)."""
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from bundler.lock.model import Lock, LockedPackage
 from bundler.vendor.wheelhouse import WheelhouseWheel, install_command, render_requirements
-from tests.helpers.run import run_cli
 
 
 def _lock() -> Lock:
@@ -39,12 +36,3 @@ def test_requirements_pin_every_wheel_to_its_file_hash() -> None:
     requirement_lines = [line for line in text.splitlines() if line and line[0].isalpha()]
     assert requirement_lines == ["app==1.0 \\", "numpy==2.1.0 \\"]  # the image's jinja2: not
     assert "#   jinja2==3.1.4" in text
-
-
-def test_wheelhouse_refuses_a_foreign_folder_and_a_lib_at_once(tmp_path: Path) -> None:
-    folder = tmp_path / "wheels"
-    folder.mkdir()
-    (folder / "mine.txt").write_text("keep")
-    both = run_cli("vendor", "x", "-t", "lib", "--wheelhouse", str(folder), cwd=tmp_path)
-    assert both.exit_code == 2 and "give one of them" in both.stderr
-    assert (folder / "mine.txt").read_text() == "keep"

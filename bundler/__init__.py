@@ -24,7 +24,7 @@ _API = {
     "load_target": "bundler.target.presets",
     "LockRequest": "bundler.lock.run",
     "run_lock": "bundler.lock.run",
-    "VendorRequest": "bundler.vendor.run",
+    "VendorRequest": "bundler.vendor.request",
     "run_vendor": "bundler.vendor.run",
     "CheckInputs": "bundler.check",
     "run_checks": "bundler.check",

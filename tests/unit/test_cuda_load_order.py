@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from bundler.vendor.run import cuda_load_order
+from bundler.vendor.lib_manifest import cuda_load_order
 from tests.helpers.native import shared_library
 
 

@@ -17,14 +17,10 @@ from __future__ import annotations
 
 import re
 
-# The libraries a manylinux wheel may link against without bundling them:
-# ``lib_whitelist`` of the manylinux_2_17 (manylinux2014) policy in auditwheel,
-# https://github.com/pypa/auditwheel/blob/main/src/auditwheel/policy/manylinux-policy.json
-# PEP 600 leaves the list of perennial manylinux tags to that file (auditwheel
-# is the reference implementation); it is PEP 599's list plus libatomic,
-# libanl, libexpat and libz, added since. Kept as the reference that
-# BASE_SYSTEM_SONAMES is drawn from (its unit test holds the two together).
-MANYLINUX_ALLOWED_SONAMES: frozenset[str] = frozenset(
+# glibc's and GCC's runtime libraries: every glibc-based image has them (apt
+# and dnf themselves link libstdc++, so even slim images carry it), and a
+# manylinux wheel may link against them.
+_GLIBC_AND_GCC = frozenset(
     {
         "libc.so.6",
         "libm.so.6",
@@ -37,20 +33,30 @@ MANYLINUX_ALLOWED_SONAMES: frozenset[str] = frozenset(
         "libanl.so.1",
         "libgcc_s.so.1",
         "libstdc++.so.6",
-        "libatomic.so.1",
-        "libz.so.1",
-        "libexpat.so.1",
-        "libX11.so.6",
-        "libXext.so.6",
-        "libXrender.so.1",
-        "libICE.so.6",
-        "libSM.so.6",
-        "libGL.so.1",
-        "libgobject-2.0.so.0",
-        "libgthread-2.0.so.0",
-        "libglib-2.0.so.0",
     }
 )
+
+# The libraries a manylinux wheel may link against without bundling them:
+# ``lib_whitelist`` of the manylinux_2_17 (manylinux2014) policy in auditwheel,
+# https://github.com/pypa/auditwheel/blob/main/src/auditwheel/policy/manylinux-policy.json
+# PEP 600 leaves the list of perennial manylinux tags to that file (auditwheel
+# is the reference implementation); it is PEP 599's list plus libatomic,
+# libanl, libexpat and libz, added since. Kept as the reference that
+# BASE_SYSTEM_SONAMES is drawn from (its unit test holds the two together).
+MANYLINUX_ALLOWED_SONAMES: frozenset[str] = _GLIBC_AND_GCC | {
+    "libatomic.so.1",
+    "libz.so.1",
+    "libexpat.so.1",
+    "libX11.so.6",
+    "libXext.so.6",
+    "libXrender.so.1",
+    "libICE.so.6",
+    "libSM.so.6",
+    "libGL.so.1",
+    "libgobject-2.0.so.0",
+    "libgthread-2.0.so.0",
+    "libglib-2.0.so.0",
+}
 
 # The program interpreters (dynamic loaders) of the manylinux architectures.
 # Libraries that call into ld.so itself (``_dl_find_object``, TLS helpers)
@@ -69,31 +75,12 @@ _LOADER_SONAMES = frozenset(
 )
 
 # What every glibc-based image provides: the glibc and GCC runtime entries of
-# the manylinux list (apt and dnf themselves link libstdc++, so even slim
-# images carry it), glibc's libmvec, and the loaders. The graphics, GLib,
+# the manylinux list, glibc's libmvec, and the loaders. The graphics, GLib,
 # expat, zlib and libatomic entries are allowed by the policy but live in
 # separate distribution packages that slim containers lack: the classic
 # "libGL.so.1: cannot open shared object file" of opencv-python in Docker.
 # For those, look in the target's own library list instead.
-BASE_SYSTEM_SONAMES: frozenset[str] = (
-    frozenset(
-        {
-            "libc.so.6",
-            "libm.so.6",
-            "libmvec.so.1",
-            "libdl.so.2",
-            "librt.so.1",
-            "libpthread.so.0",
-            "libutil.so.1",
-            "libresolv.so.2",
-            "libnsl.so.1",
-            "libanl.so.1",
-            "libgcc_s.so.1",
-            "libstdc++.so.6",
-        }
-    )
-    | _LOADER_SONAMES
-)
+BASE_SYSTEM_SONAMES: frozenset[str] = _GLIBC_AND_GCC | {"libmvec.so.1"} | _LOADER_SONAMES
 
 # Provided by the host's NVIDIA driver (mounted into GPU containers by the
 # NVIDIA container runtime), never by a wheel or the CUDA toolkit: a library

@@ -107,10 +107,10 @@ def cuda_load_order(lib: Path) -> tuple[str, ...]:
     for name, path in found.items():
         info = read_elf(path)
         needs[name] = {n for n in (info.needed if info else ()) if n in found and n != name}
-    return tuple(str(found[name].relative_to(lib)) for name in _dependencies_first(needs))
+    return tuple(str(found[name].relative_to(lib)) for name in dependencies_first(needs))
 
 
-def _dependencies_first(graph: Mapping[str, set[str]]) -> list[str]:
+def dependencies_first(graph: Mapping[str, set[str]]) -> list[str]:
     """``graph`` (name → the names it needs) in an order that loads each after its needs.
 
     Libraries that need each other (a cycle; none of NVIDIA's do today) have

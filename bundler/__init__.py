@@ -37,7 +37,7 @@ _API = {
     "load_config": "bundler.request.config",
     "gather_request": "bundler.request.assemble",
     "run_lock": "bundler.lock.run",
-    "VendorRequest": "bundler.vendor.run",
+    "VendorRequest": "bundler.vendor.request",
     "run_vendor": "bundler.vendor.run",
     "CheckInputs": "bundler.check",
     "run_checks": "bundler.check",

@@ -14,15 +14,13 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from bundler.check.findings import Finding
-from bundler.elf.reader import (
+from bundler.check.system_libs import (
     BASE_SYSTEM_SONAMES,
     CUDA_DRIVER_SONAMES,
-    ElfInfo,
     cuda_major_of_soname,
-    cuda_soname_major,
-    iter_elf_files,
-    read_elf,
+    is_cuda_soname,
 )
+from bundler.elf.reader import ElfInfo, iter_elf_files, read_elf
 from bundler.target.cuda import CudaVersion, backend_of_library, loaded_cuda_variant
 from bundler.target.model import Target
 from bundler.target.tags import parse_libc_version
@@ -251,13 +249,13 @@ def cuda_libraries(lib: Path, target: Target) -> list[CudaLibrary]:
     for info in infos:
         rel = str(Path(info.path).relative_to(lib))
         for name in (Path(info.path).name, info.soname):
-            if name and _is_cuda(name):
+            if name and is_cuda_soname(name):
                 shipped.setdefault(name, rel)
         backend = backend_of_library(Path(info.path).name)
         if backend is not None and not _is_loaded_variant(backend, wanted, target):
             continue  # another backend's build: its needs never matter on this target
         for soname in info.needed:
-            if _is_cuda(soname):
+            if is_cuda_soname(soname):
                 needed.setdefault(soname, []).append(rel)
     found = []
     for soname in sorted(set(shipped) | set(needed)):
@@ -271,7 +269,3 @@ def cuda_libraries(lib: Path, target: Target) -> list[CudaLibrary]:
             where, path = "missing", None
         found.append(CudaLibrary(soname, where, path, tuple(sorted(needed.get(soname, ())))))
     return found
-
-
-def _is_cuda(soname: str) -> bool:
-    return cuda_soname_major(soname) is not None or soname in CUDA_DRIVER_SONAMES

@@ -28,7 +28,8 @@ from bundler.request.assemble import gather_request, request_target
 from bundler.request.model import LockOptions
 from bundler.vendor.bootstrap import SNIPPET
 from bundler.vendor.libdest import check_destination
-from bundler.vendor.run import VendorOutcome, VendorRequest, check_lock_matches_target, run_vendor
+from bundler.vendor.request import VendorRequest
+from bundler.vendor.run import VendorOutcome, check_lock_matches_target, run_vendor
 from bundler.vendor.wheelhouse import REQUIREMENTS, WheelhouseOutcome, run_wheelhouse
 from bundler.vendor.wheelhouse import check_dest as check_wheelhouse
 

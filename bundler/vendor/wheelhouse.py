@@ -20,7 +20,7 @@ import hashlib
 import shutil
 import tempfile
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -30,8 +30,9 @@ from bundler import __version__
 from bundler.cache import cache_dir
 from bundler.errors import InputError
 from bundler.lock.model import Lock
+from bundler.vendor.fetch import fetch_and_build
 from bundler.vendor.libswap import recover, staging_dir, swap_into_place
-from bundler.vendor.run import ProgressFactory, VendorRequest, fetch_and_build
+from bundler.vendor.request import ProgressFactory, VendorRequest
 
 __all__ = [
     "REQUIREMENTS",
@@ -78,16 +79,13 @@ def run_wheelhouse(
     started = time.perf_counter()
     notes = recover(dest)
     check_dest(dest)
-    warnings: list[str] = []
     with tempfile.TemporaryDirectory(prefix="kbundle-fetch-", dir=cache_dir()) as tmp:
         # The wheel files themselves, never unpacked cache entries: pip installs them.
-        wheels, built, sources, _ = fetch_and_build(
-            request, Path(tmp), progress, warnings, notes, unpacked=False
-        )
-        files = [w for w in wheels if isinstance(w, Path)]
+        fetched = fetch_and_build(request, Path(tmp), progress, unpacked=False)
+        files = [w for w in fetched.wheels if isinstance(w, Path)]
         staging = staging_dir(dest)
         try:
-            entries = [_add(path, staging, sources) for path in [*files, *built]]
+            entries = [_add(path, staging, fetched.sources) for path in [*files, *fetched.built]]
             entries.sort(key=lambda w: w.name)
             command = install_command(dest)
             text = render_requirements(entries, request.lock, command)
@@ -101,12 +99,12 @@ def run_wheelhouse(
         time.perf_counter() - started,
         tuple(entries),
         command,
-        tuple(notes),
-        tuple(warnings),
+        (*notes, *fetched.notes),
+        fetched.warnings,
     )
 
 
-def _add(wheel: Path, staging: Path, sources: dict[str, str]) -> WheelhouseWheel:
+def _add(wheel: Path, staging: Path, sources: Mapping[str, str]) -> WheelhouseWheel:
     name, version, _build, _tags = parse_wheel_filename(wheel.name)
     target = staging / wheel.name
     shutil.copyfile(wheel, target)

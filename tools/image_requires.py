@@ -42,7 +42,7 @@ from packaging.version import InvalidVersion, Version
 from bundler.errors import KbundleError
 from bundler.index.finder import Finder, IndexConfig, default_index_url
 from bundler.index.metadata import parse_core_metadata
-from bundler.net.http import HttpClient
+from bundler.net.client import HttpClient
 from bundler.resolve.candidates import build_offer, tag_ranks
 from bundler.target.model import Target
 from bundler.target.presets import IMAGE_REQUIRES_SUFFIX, load_preset, preset_folder, preset_names

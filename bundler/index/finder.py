@@ -15,7 +15,7 @@ kept forever; a file without one is keyed by URL and reused only offline.
 Downloads go through ``cache_dir()/files`` the same way: a file there is
 complete and verified, and an interrupted download waits next to it as a
 ``.part`` file that the next attempt resumes (see
-:meth:`bundler.net.http.HttpClient.fetch_file`).
+:meth:`bundler.net.client.HttpClient.fetch_file`).
 """
 
 from __future__ import annotations
@@ -43,14 +43,8 @@ from bundler.errors import InputError, KbundleError, NetworkError, OfflineMiss
 from bundler.index.lazy_wheel import InvalidWheel, fetch_wheel_metadata, metadata_from_wheel_file
 from bundler.index.sdist_metadata import sdist_metadata, sdist_metadata_from_stream
 from bundler.index.simple_api import ACCEPT, make_link, parse_html_page, parse_page
-from bundler.net.http import (
-    HashMismatch,
-    HttpStatusError,
-    RangeNotSupported,
-    file_url_to_path,
-    is_file_url,
-    redact_url,
-)
+from bundler.net.errors import HashMismatch, HttpStatusError, RangeNotSupported
+from bundler.net.urls import file_url_to_path, is_file_url, redact_url
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -58,7 +52,8 @@ if TYPE_CHECKING:
     from packaging.utils import NormalizedName
 
     from bundler.index.simple_api import Link
-    from bundler.net.http import Fetcher, Progress
+    from bundler.net.client import Fetcher
+    from bundler.net.download import Progress
 
 log = logging.getLogger(__name__)
 
@@ -497,7 +492,7 @@ class Finder:
         offline run can still vendor them. A file already cached needs no
         network I/O (see :meth:`cached_file`). ``dest_dir`` only ever holds
         complete files. ``progress`` is called as bytes arrive (see
-        :data:`bundler.net.http.Progress`); for a cached file, once with its size.
+        :data:`bundler.net.download.Progress`); for a cached file, once with its size.
         """
         dest = dest_dir / link.filename
         if is_file_url(link.url):

@@ -21,7 +21,7 @@ from bundler.errors import InputError, KbundleError
 from bundler.index.finder import Finder, IndexConfig
 from bundler.lock.model import Lock
 from bundler.lock.prefetch import PrefetchingSource
-from bundler.net.http import HttpClient
+from bundler.net.client import HttpClient
 from bundler.request.requirements_file import Req
 from bundler.resolve.behind import Conflict, find_far_behind
 from bundler.resolve.candidates import Candidate

@@ -34,7 +34,7 @@ from bundler.index.finder import Finder, IndexConfig
 from bundler.index.simple_api import Link, make_link
 from bundler.lock.model import Artifact, Lock, LockedPackage
 from bundler.lock.run import LockRequest, run_lock
-from bundler.net.http import HttpClient
+from bundler.net.client import HttpClient
 from bundler.request.requirements_file import parse_requirement_arg
 from bundler.target.cuda import runtime_requirements
 from bundler.target.model import Target

@@ -23,7 +23,8 @@ from bundler.index.finder import (
 )
 from bundler.index.lazy_wheel import fetch_wheel_metadata
 from bundler.index.simple_api import make_link
-from bundler.net.http import HashMismatch, HttpClient
+from bundler.net.client import HttpClient
+from bundler.net.errors import HashMismatch
 from tests.helpers.index_server import IndexServer
 from tests.helpers.wheels import build_sdist, build_wheel, core_metadata
 
@@ -31,7 +32,7 @@ if TYPE_CHECKING:
     from collections.abc import Iterator
 
     from bundler.index.simple_api import Link
-    from bundler.net.http import Progress
+    from bundler.net.download import Progress
 
 
 @pytest.fixture(autouse=True)

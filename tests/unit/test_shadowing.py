@@ -13,7 +13,7 @@ from packaging.version import Version
 
 from bundler.index.finder import Finder, IndexConfig
 from bundler.index.simple_api import _parse_wheel_filename
-from bundler.net.http import HttpClient
+from bundler.net.client import HttpClient
 from bundler.resolve.shadowing import abi_coupled, find_breaks, image_closure
 from bundler.target.manifest import InstalledDist
 from bundler.target.model import IndexFacts, Target

@@ -15,12 +15,13 @@ from bundler.cli.output import plural, report_console, show_path
 from bundler.cli.output_file import write_output
 from bundler.cli.settings import Settings, settings, verbosity_options
 from bundler.errors import InputError
-from bundler.index.finder import IndexConfig, default_index_url
 from bundler.lock.model import Lock
 from bundler.lock.pylock import read_lock, render_lock, render_requirements_txt
 from bundler.lock.run import LockOutcome, LockRequest, run_lock
 from bundler.request.config import Config
+from bundler.request.index_config import IndexConfig
 from bundler.request.inputs import check_project_name, check_url
+from bundler.request.pip_config import default_index_url
 from bundler.request.requirements_file import (
     Req,
     RequirementsInput,

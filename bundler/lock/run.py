@@ -18,10 +18,11 @@ from resolvelib import BaseReporter, Resolver
 from resolvelib.resolvers import ResolutionImpossible, ResolutionTooDeep
 
 from bundler.errors import InputError, KbundleError
-from bundler.index.finder import Finder, IndexConfig
+from bundler.index.finder import Finder
 from bundler.lock.model import Lock
 from bundler.lock.prefetch import PrefetchingSource
 from bundler.net.client import HttpClient
+from bundler.request.index_config import IndexConfig
 from bundler.request.requirements_file import Req
 from bundler.resolve.behind import Conflict, find_far_behind
 from bundler.resolve.candidates import Candidate

@@ -30,11 +30,12 @@ from bundler.errors import (
     is_disk_full,
     written_path,
 )
-from bundler.index.finder import Finder, IndexConfig
+from bundler.index.finder import Finder
 from bundler.index.simple_api import Link, make_link
 from bundler.lock.model import Artifact, Lock, LockedPackage
 from bundler.lock.run import LockRequest, run_lock
 from bundler.net.client import HttpClient
+from bundler.request.index_config import IndexConfig
 from bundler.request.requirements_file import parse_requirement_arg
 from bundler.target.cuda import runtime_requirements
 from bundler.target.model import Target

@@ -4,8 +4,9 @@
 ``user:password@`` in a URL into Basic auth (remembered per host, as pip
 does), maps connection failures and 429/5xx answers to
 :class:`~bundler.net.errors.Transient`, and retries those with exponential
-backoff. It knows nothing of caching, ``file://`` URLs or downloads to disk;
-:class:`bundler.net.client.HttpClient` builds those on top.
+backoff. :class:`Response` is what a whole answer becomes, here and in the
+response cache. It knows nothing of caching, ``file://`` URLs or downloads to
+disk; :class:`bundler.net.client.HttpClient` builds those on top.
 """
 
 from __future__ import annotations

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import hashlib
-import zipfile
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -14,7 +13,6 @@ from bundler.net.client import HttpClient
 from bundler.net.errors import HashMismatch, RangeNotSupported
 from bundler.net.urls import redact_url
 from tests.helpers.index_server import IndexServer
-from tests.helpers.progress import Recorder
 from tests.helpers.wheels import build_wheel
 
 if TYPE_CHECKING:
@@ -92,19 +90,3 @@ def test_file_urls(tmp_path: Path, dists: Path) -> None:
     copied = tmp_path / "copy.whl"
     client.fetch_file(wheel.as_uri(), copied, sha256=hashlib.sha256(data).hexdigest())
     assert copied.read_bytes() == data
-
-
-@pytest.fixture
-def big(tmp_path: Path) -> Path:
-    """A stored (uncompressed) 320 KB wheel: big enough to cut anywhere."""
-    blob = hashlib.sha256(b"seed").digest() * 10_000
-    files = {"big/blob.bin": blob}
-    return build_wheel(tmp_path / "big", "big", "1.0", files=files, compression=zipfile.ZIP_STORED)
-
-
-def test_progress_of_a_local_copy(tmp_path: Path, big: Path) -> None:
-    progress = Recorder()
-    client = HttpClient(cache_root=tmp_path / "cache", offline=True)
-    client.fetch_file(big.as_uri(), tmp_path / "copy.whl", progress=progress)
-    assert progress.done == big.stat().st_size
-    assert {total for _, total in progress.calls} == {big.stat().st_size}

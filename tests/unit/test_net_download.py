@@ -261,3 +261,11 @@ def test_content_range_parsing() -> None:
     assert content_range("bytes */1000") is None
     assert content_range("items 0-1/2") is None
     assert content_range("") is None
+
+
+def test_progress_of_a_local_copy(tmp_path: Path, big: Path) -> None:
+    progress = Recorder()
+    client = HttpClient(cache_root=tmp_path / "cache", offline=True)
+    client.fetch_file(big.as_uri(), tmp_path / "copy.whl", progress=progress)
+    assert progress.done == big.stat().st_size
+    assert {total for _, total in progress.calls} == {big.stat().st_size}

@@ -53,7 +53,7 @@ def index_url() -> str:
     (see :func:`tool_env`).
     """
     sys.path.insert(0, str(REPO))
-    from bundler.index.finder import default_index_url
+    from bundler.request.pip_config import default_index_url
 
     return str(default_index_url())
 

@@ -9,6 +9,10 @@ Large downloads use a :class:`PartFile` instead: a ``<name>.part`` file that
 outlives a failed attempt (and a killed process) so the next one can resume
 it, locked so that only one writer at a time appends to it, and moved into
 place with ``os.replace`` once complete.
+
+Every exclusive lock kbundle takes (a part file, a cache entry, a lib) is
+taken by :func:`take_lock`; only how long it waits and what it says while
+waiting differ.
 """
 
 from __future__ import annotations
@@ -19,17 +23,20 @@ import logging
 import os
 import sys
 import tempfile
+import time
 from pathlib import Path
 from typing import IO, TYPE_CHECKING
 
 import platformdirs
 
 if TYPE_CHECKING:
-    from collections.abc import Iterator, Mapping
+    from collections.abc import Callable, Iterator, Mapping
 
 log = logging.getLogger(__name__)
 
 _READ_CHUNK = 1 << 20
+#: How often a lock with a timeout is tried again while another holder has it.
+_LOCK_POLL = 0.2
 
 
 def _read_umask() -> int:
@@ -135,6 +142,65 @@ def locks_path(fd: int, path: Path) -> bool:
     return current == os.fstat(fd).st_ino
 
 
+def take_lock(
+    path: Path,
+    *,
+    on_wait: Callable[[int], object],
+    timeout: float | None = None,
+    on_timeout: Callable[[int], BaseException] | None = None,
+    opener: Callable[[Path], int] | None = None,
+) -> tuple[int, bool]:
+    """Open ``path`` (created if missing) and take an exclusive ``flock`` on it.
+
+    Returns the descriptor, which the caller owns (closing it releases the
+    lock), and whether another holder had to be waited for. When the lock is
+    held, ``on_wait(fd)`` is told once, then the call waits: with no
+    ``timeout`` until the holder lets go, else for up to ``timeout`` seconds
+    before raising ``on_timeout(fd)`` (both get the descriptor, to read what
+    the holder wrote there). A lock taken after waiting is checked with
+    :func:`locks_path` and taken again on whatever the path names now.
+    ``opener`` opens the file (default: create it and its folder), for a
+    caller that reports an unwritable place in its own words.
+
+    A killed holder's lock is released by the kernel, so no lock outlives
+    its process.
+    """
+    deadline = None if timeout is None else time.monotonic() + timeout
+    waited = False
+    while True:
+        fd = (opener or _open_lock_file)(path)
+        try:
+            while not _lock(fd, blocking=False):
+                if deadline is not None and time.monotonic() >= deadline:
+                    if on_timeout is None:
+                        raise TimeoutError(f"{path} is still locked after {timeout} s")
+                    raise on_timeout(fd)
+                if not waited:
+                    waited = True
+                    on_wait(fd)
+                if deadline is None:
+                    _lock(fd, blocking=True)  # the kernel wakes us: no polling
+                    break
+                # flock cannot time out: poll until the deadline.
+                time.sleep(_LOCK_POLL)
+            if locks_path(fd, path):
+                return fd, waited
+        except BaseException:
+            os.close(fd)
+            raise
+        os.close(fd)
+
+
+def _open_lock_file(path: Path) -> int:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    return os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+
+
+def _waiting_for(path: Path) -> Callable[[int], None]:
+    """The ``on_wait`` of kbundle's cache locks: a log line naming the entry."""
+    return lambda fd: log.info("waiting for another kbundle process to finish %s", path.name)
+
+
 @contextlib.contextmanager
 def file_lock(path: Path) -> Iterator[None]:
     """Hold an exclusive ``flock`` on ``path`` (created if missing) while inside.
@@ -142,12 +208,8 @@ def file_lock(path: Path) -> Iterator[None]:
     Blocks while another thread or process holds it; a killed holder's lock
     is released by the kernel. The file itself stays: it is only a name.
     """
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    fd, _ = take_lock(path, on_wait=_waiting_for(path))
     try:
-        if not _lock(fd, blocking=False):
-            log.info("waiting for another kbundle process to finish %s", path.name)
-            _lock(fd, blocking=True)
         yield
     finally:
         os.close(fd)  # releases the lock
@@ -224,24 +286,10 @@ def open_part(path: Path) -> Iterator[PartFile]:
     when the context exits; the file itself stays (unless committed,
     discarded or empty) so a later attempt or run can resume it.
     """
-    path.parent.mkdir(parents=True, exist_ok=True)
-    waited = False
-    while True:
-        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
-        handle = os.fdopen(fd, "r+b")
-        try:
-            if not _lock(fd, blocking=False):
-                log.info("waiting for another kbundle process to finish %s", path.name)
-                waited = True
-                _lock(fd, blocking=True)
-            # The holder we waited for may have renamed or deleted the file:
-            # start over on whatever the path names now.
-            if locks_path(fd, path):
-                break
-        except BaseException:
-            handle.close()
-            raise
-        handle.close()
+    # The holder we waited for may have renamed (committed) or deleted the
+    # file: take_lock then starts over on whatever the path names now.
+    fd, waited = take_lock(path, on_wait=_waiting_for(path))
+    handle = os.fdopen(fd, "r+b")
     try:
         yield PartFile(path, handle, waited=waited)
     finally:

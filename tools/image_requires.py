@@ -40,9 +40,11 @@ from packaging.utils import NormalizedName, canonicalize_name
 from packaging.version import InvalidVersion, Version
 
 from bundler.errors import KbundleError
-from bundler.index.finder import Finder, IndexConfig, default_index_url
+from bundler.index.finder import Finder
 from bundler.index.metadata import parse_core_metadata
-from bundler.net.http import HttpClient
+from bundler.net.client import HttpClient
+from bundler.request.index_config import IndexConfig
+from bundler.request.pip_config import default_index_url
 from bundler.resolve.candidates import build_offer, tag_ranks
 from bundler.target.model import Target
 from bundler.target.presets import IMAGE_REQUIRES_SUFFIX, load_preset, preset_folder, preset_names

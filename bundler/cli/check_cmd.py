@@ -17,7 +17,7 @@ from bundler.cli.report import plural, report_console, show_path
 from bundler.cli.settings import settings, verbosity_options
 from bundler.errors import InputError
 from bundler.lock.pylock import read_lock
-from bundler.net.http import HttpClient
+from bundler.net.client import HttpClient
 from bundler.request.inputs import check_url
 from bundler.target.manifest import Manifest, load_manifest, parse_manifest
 from bundler.target.model import Target

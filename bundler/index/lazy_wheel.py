@@ -240,7 +240,7 @@ def metadata_from_wheel_file(path: Path, wheel_filename: str) -> bytes:
 
 
 class RangeFetcher(Protocol):
-    """The part of :class:`bundler.net.http.Fetcher` this module uses."""
+    """The part of :class:`bundler.net.client.Fetcher` this module uses."""
 
     def get_range(self, url: str, start: int, end: int) -> bytes:
         """Bytes ``start..end`` (inclusive) of ``url``."""
@@ -290,7 +290,7 @@ def fetch_wheel_metadata(
 ) -> bytes:
     """The METADATA bytes of the wheel at ``url`` via range requests.
 
-    Raises :class:`bundler.net.http.RangeNotSupported` when the server ignores
+    Raises :class:`bundler.net.errors.RangeNotSupported` when the server ignores
     ranges and :class:`InvalidWheel` when the zip cannot be read this way;
     both mean "download the whole file instead".
     """

@@ -24,7 +24,7 @@ from bundler.errors import InputError, KbundleError
 from bundler.index.finder import Finder
 from bundler.lock.model import Lock
 from bundler.lock.prefetch import PrefetchingSource
-from bundler.net.http import Fetcher, HttpClient
+from bundler.net.client import Fetcher, HttpClient
 from bundler.request.model import LockRequest
 from bundler.request.requirements_file import Req
 from bundler.resolve.behind import Conflict, find_far_behind
@@ -97,7 +97,7 @@ def run_lock(
     Files and metadata come from ``source`` when given (a fake in tests, or
     a source the caller shares between runs); else from a prefetching finder
     over ``request.index`` that fetches through ``client`` (default: an
-    :class:`~bundler.net.http.HttpClient` with the request's ``offline`` and
+    :class:`~bundler.net.client.HttpClient` with the request's ``offline`` and
     ``refresh``). Give one of the two, not both.
     """
     if source is not None and client is not None:

@@ -23,8 +23,8 @@ if TYPE_CHECKING:
     # the index or lock machinery its fields come from.
     from packaging.utils import NormalizedName
 
-    from bundler.index.finder import IndexConfig
     from bundler.lock.model import Lock
+    from bundler.request.index_config import IndexConfig
     from bundler.request.requirements_file import Req
     from bundler.target.model import Target
 

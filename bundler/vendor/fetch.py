@@ -24,7 +24,7 @@ from bundler.index.finder import Finder
 from bundler.index.simple_api import Link, make_link
 from bundler.lock.model import Artifact, LockedPackage
 from bundler.lock.run import run_lock
-from bundler.net.http import Fetcher, HttpClient
+from bundler.net.client import Fetcher, HttpClient
 from bundler.request.model import LockRequest
 from bundler.request.requirements_file import parse_requirement_arg
 from bundler.target.cuda import runtime_requirements

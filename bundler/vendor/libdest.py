@@ -22,14 +22,12 @@ from __future__ import annotations
 import contextlib
 import csv
 import errno
-import fcntl
 import logging
 import os
-import time
 from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 
-from bundler.cache import locks_path
+from bundler.cache import take_lock
 from bundler.errors import InputError, KbundleError
 
 __all__ = ["MARKER", "LibLocked", "check_destination", "lib_lock", "lock_path"]
@@ -39,7 +37,6 @@ log = logging.getLogger(__name__)
 #: The file every kbundle lib holds; its presence makes a folder replaceable.
 MARKER = "kbundle.json"
 DEFAULT_TIMEOUT = 1800.0
-_POLL = 0.2
 
 
 class LibLocked(KbundleError):
@@ -179,36 +176,27 @@ def lib_lock(
     :class:`InputError` when the lock file cannot be created at all.
     """
     path = lock_path(dest)
-    deadline = time.monotonic() + _timeout(environ)
-    told = False
-    while True:
-        fd = _open_lock_file(path, dest)
-        try:
-            while True:
-                try:
-                    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                    break
-                except BlockingIOError:
-                    holder = _holder(fd)
-                    if time.monotonic() >= deadline:
-                        raise LibLocked(
-                            f"another kbundle run{holder} is vendoring into {dest} "
-                            f"(it holds {path})",
-                            hint="Wait for it to finish, or stop it; set "
-                            "KBUNDLE_LOCK_TIMEOUT=SECONDS to wait longer.",
-                        ) from None
-                    if not told:
-                        told = True
-                        message = f"waiting for another kbundle run{holder} to finish with {dest}"
-                        (on_wait or log.warning)(message)
-                    time.sleep(_POLL)
-            # The holder we waited for unlinks the file before letting go.
-            if locks_path(fd, path):
-                break
-        except BaseException:
-            os.close(fd)
-            raise
-        os.close(fd)
+
+    def waiting(fd: int) -> None:
+        message = f"waiting for another kbundle run{_holder(fd)} to finish with {dest}"
+        (on_wait or log.warning)(message)
+
+    def timed_out(fd: int) -> LibLocked:
+        return LibLocked(
+            f"another kbundle run{_holder(fd)} is vendoring into {dest} (it holds {path})",
+            hint="Wait for it to finish, or stop it; set "
+            "KBUNDLE_LOCK_TIMEOUT=SECONDS to wait longer.",
+        )
+
+    # The holder we waited for unlinks the file before letting go: take_lock
+    # then locks the new one.
+    fd, _ = take_lock(
+        path,
+        on_wait=waiting,
+        timeout=_timeout(environ),
+        on_timeout=timed_out,
+        opener=lambda p: _open_lock_file(p, dest),
+    )
     try:
         os.ftruncate(fd, 0)
         os.write(fd, f"{os.getpid()}\n".encode())

@@ -12,9 +12,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from bundler.index.finder import IndexConfig
 from bundler.index.simple_api import Link
 from bundler.lock.model import Lock
+from bundler.request.index_config import IndexConfig
 from bundler.target.model import Target
 
 #: Given a file about to be downloaded, a callback for its (bytes so far,

@@ -29,7 +29,7 @@ from bundler.cache import atomic_write, cache_dir
 from bundler.errors import DiskFull, InputError, disk_full, free_bytes, is_disk_full, written_path
 from bundler.index.finder import Finder
 from bundler.lock.model import Lock, LockedPackage
-from bundler.net.http import Fetcher, HttpClient
+from bundler.net.client import Fetcher, HttpClient
 from bundler.target.model import Target
 from bundler.vendor.bootstrap import render_bootstrap
 from bundler.vendor.fetch import Fetched, artifact_link, fetch_and_build

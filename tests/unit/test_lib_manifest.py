@@ -5,8 +5,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from bundler.index.finder import IndexConfig
 from bundler.lock.model import Lock, LockedPackage
+from bundler.request.index_config import IndexConfig
 from bundler.target.presets import load_preset
 from bundler.vendor.install import InstalledWheel
 from bundler.vendor.lib_manifest import boot_info, lib_manifest, top_level_modules

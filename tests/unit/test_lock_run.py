@@ -10,10 +10,11 @@ from pathlib import Path
 import pytest
 from packaging.utils import NormalizedName, canonicalize_name
 
-from bundler.index.finder import IndexConfig
 from bundler.index.simple_api import Link, make_link
 from bundler.lock.run import LockOutcome, run_lock
-from bundler.net.http import HttpClient, Response
+from bundler.net.client import HttpClient
+from bundler.net.transport import Response
+from bundler.request.index_config import IndexConfig
 from bundler.request.model import LockRequest
 from bundler.request.requirements_file import parse_requirement_arg
 from bundler.target.presets import load_preset

@@ -8,10 +8,10 @@ from pathlib import Path
 import pytest
 
 from bundler.errors import InputError
-from bundler.index.finder import PYPI_SIMPLE_URL
 from bundler.lock.model import Lock
 from bundler.request.assemble import cuda_index_pins, gather_request, kept_names, request_target
 from bundler.request.config import Config, load_config
+from bundler.request.index_config import PYPI_SIMPLE_URL
 from bundler.request.model import LockOptions, LockRequest
 from bundler.target.cuda import CUDA_INDEXES
 from bundler.target.model import Target

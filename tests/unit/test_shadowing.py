@@ -11,9 +11,10 @@ from packaging.requirements import Requirement
 from packaging.utils import NormalizedName, canonicalize_name, parse_wheel_filename
 from packaging.version import Version
 
-from bundler.index.finder import Finder, IndexConfig
+from bundler.index.finder import Finder
 from bundler.index.simple_api import _parse_wheel_filename
-from bundler.net.http import HttpClient
+from bundler.net.client import HttpClient
+from bundler.request.index_config import IndexConfig
 from bundler.resolve.shadowing import abi_coupled, find_breaks, image_closure
 from bundler.target.manifest import InstalledDist
 from bundler.target.model import IndexFacts, Target

@@ -8,8 +8,8 @@ import pytest
 
 from bundler.cache import cache_dir
 from bundler.errors import InputError
-from bundler.index.finder import IndexConfig
 from bundler.lock.model import Artifact, Lock, LockedPackage
+from bundler.request.index_config import IndexConfig
 from bundler.target.presets import load_preset
 from bundler.vendor.fetch import artifact_link, fetch_and_build
 from bundler.vendor.request import VendorRequest

@@ -14,9 +14,10 @@ from pathlib import Path
 import pytest
 
 from bundler.errors import DiskFull, InputError
-from bundler.index.finder import IndexConfig
 from bundler.lock.model import Lock, LockedPackage
-from bundler.net.http import HttpClient, Progress
+from bundler.net.client import HttpClient
+from bundler.net.download import Progress
+from bundler.request.index_config import IndexConfig
 from bundler.target.presets import load_preset
 from bundler.vendor.fetch import Fetched
 from bundler.vendor.install import InstalledWheel

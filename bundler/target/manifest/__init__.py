@@ -98,9 +98,7 @@ def parse_manifest(text: str, source: str) -> Manifest:
 def _detect_format(text: str) -> _Format:
     """Guess the manifest format from its content (BOM already removed)."""
     lines = split_lines(text)
-    first = next(
-        (line.strip() for line in lines if line.strip() and not is_comment_line(line)), ""
-    )
+    first = next((line.strip() for line in lines if line.strip() and not is_comment_line(line)), "")
     if first.startswith("{"):
         return "json"
     if first.startswith("["):

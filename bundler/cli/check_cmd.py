@@ -23,7 +23,7 @@ from bundler.net.http import HttpClient
 from bundler.request.inputs import check_url
 from bundler.target.manifest import Manifest, load_manifest, parse_manifest
 from bundler.target.model import Target
-from bundler.target.presets import load_target
+from bundler.target.presets import DEFAULT_TARGET, load_target
 from bundler.vendor.libdest import MARKER
 
 
@@ -98,7 +98,7 @@ def _check_is_lib(lib: Path) -> None:
     "--target",
     "target",
     metavar="NAME|FILE",
-    help="The target (default: [tool.kbundle] target, else kaggle-gpu-2026).",
+    help=f"The target (default: [tool.kbundle] target, else {DEFAULT_TARGET}).",
 )
 @click.option(
     "--manifest",

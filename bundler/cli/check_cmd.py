@@ -18,7 +18,7 @@ from bundler.cli.paths import FolderPath
 from bundler.cli.settings import settings, verbosity_options
 from bundler.cli.vendor_cmd import default_lib
 from bundler.errors import InputError
-from bundler.lock.pylock import read_lock
+from bundler.lock.pylock_read import read_lock
 from bundler.net.http import HttpClient
 from bundler.request.inputs import check_url
 from bundler.target.manifest import Manifest, load_manifest, parse_manifest

@@ -17,7 +17,9 @@ from bundler.cli.settings import Settings, settings, verbosity_options
 from bundler.errors import InputError
 from bundler.index.finder import IndexConfig, default_index_url
 from bundler.lock.model import Lock
-from bundler.lock.pylock import read_lock, render_lock, render_requirements_txt
+from bundler.lock.pylock_read import read_lock
+from bundler.lock.pylock_write import render_lock
+from bundler.lock.requirements_txt import render_requirements_txt
 from bundler.lock.run import LockOutcome, LockRequest, run_lock
 from bundler.request.config import Config
 from bundler.request.inputs import check_project_name, check_url

@@ -23,7 +23,8 @@ from bundler.cli.paths import FolderPath
 from bundler.cli.progress import download_progress
 from bundler.cli.settings import settings, verbosity_options
 from bundler.errors import InputError
-from bundler.lock.pylock import read_lock, render_lock
+from bundler.lock.pylock_read import read_lock
+from bundler.lock.pylock_write import render_lock
 from bundler.lock.run import run_lock
 from bundler.request.config import Config
 from bundler.target.presets import load_target

@@ -1,10 +1,10 @@
 """The options of a requirement-file line: which pip options kbundle knows, and how a
 logical line splits into its requirement part and its options.
 
-Only the syntax is checked here (known spelling, value present or absent); what
-an option does to the request is :mod:`bundler.request.requirements_file`'s
-business. The lexical rules (comments, continuations, ``--name=value``) are
-:mod:`bundler.request.pip_lines`'.
+Only the syntax is checked here (known spelling, value present or absent, the
+form of a URL or ``--hash`` value); what an option does to the request is
+:mod:`bundler.request.requirements_file`'s business. The lexical rules
+(comments, continuations, ``--name=value``) are :mod:`bundler.request.pip_lines`'.
 """
 
 from __future__ import annotations
@@ -17,12 +17,14 @@ from dataclasses import dataclass
 from bundler.errors import InputError
 from bundler.request.pip_lines import split_option
 
-__all__ = ["Line", "Option", "Where", "split_line"]
+__all__ = ["Line", "Option", "Where", "hash_value", "split_line", "url_value"]
 
 # The options start at the first whitespace-separated token that begins with
 # "-"; only the options part is shell-split, because shlex would mangle the
 # quotes of a marker such as ``; python_version < "3.11"``.
 _OPTIONS_START_RE = re.compile(r"(?:^|\s)-")
+_HASH_LENGTHS = {"sha256": 64, "sha384": 96, "sha512": 128}
+_HEX_RE = re.compile(r"^[0-9a-fA-F]+$")
 
 # Canonical option name -> (takes a value, spellings).
 _OPTIONS: dict[str, tuple[bool, tuple[str, ...]]] = {
@@ -133,3 +135,27 @@ def _parse_options(tokens: Sequence[str], where: Where) -> Iterable[Option]:
         if not attached:
             raise where.error(f"'{where.text}': option '{spelling}' needs a value")
         yield Option(name, spelling, attached)
+
+
+def hash_value(option: Option, where: Where) -> str:
+    """A ``--hash`` value checked and normalised to ``algo:hex`` in lower case."""
+    value = option.value or ""
+    algo, _, digest = value.partition(":")
+    algo = algo.lower()
+    if algo not in _HASH_LENGTHS or len(digest) != _HASH_LENGTHS[algo] or not _HEX_RE.match(digest):
+        raise where.error(
+            f"'--hash={value}' is not a valid hash",
+            hint="Expected --hash=sha256:<64 hex digits> (sha384 and sha512 are accepted too).",
+        )
+    return f"{algo}:{digest.lower()}"
+
+
+def url_value(option: Option, where: Where) -> str:
+    """The value of an index option, which must be a URL (a folder goes to --find-links)."""
+    value = option.value or ""
+    if "://" not in value:
+        raise where.error(
+            f"option '{option.spelling}' expects a URL, not '{value}'",
+            hint="For example https://pypi.org/simple; use --find-links for a local folder.",
+        )
+    return value

@@ -57,7 +57,14 @@ from packaging.utils import InvalidName, NormalizedName, canonicalize_name
 from bundler.errors import InputError
 from bundler.request.inputs import check_project_name
 from bundler.request.pip_lines import drop_bom, logical_lines
-from bundler.request.requirement_options import Line, Option, Where, split_line
+from bundler.request.requirement_options import (
+    Line,
+    Option,
+    Where,
+    hash_value,
+    split_line,
+    url_value,
+)
 
 __all__ = [
     "Req",
@@ -70,8 +77,6 @@ __all__ = [
 
 # Variables follow POSIX: upper-case letters, digits and "_".
 _ENV_VAR_RE = re.compile(r"\$\{([A-Z0-9_]+)\}")
-_HASH_LENGTHS = {"sha256": 64, "sha384": 96, "sha512": 128}
-_HEX_RE = re.compile(r"^[0-9a-fA-F]+$")
 
 _REQUIREMENT_HINT = (
     "Expected a PEP 508 requirement such as 'numpy>=2', "
@@ -242,17 +247,6 @@ def _requirement_hint(text: str) -> str:
     return _REQUIREMENT_HINT
 
 
-def _check_hash(value: str, where: Where) -> str:
-    algo, _, digest = value.partition(":")
-    algo = algo.lower()
-    if algo not in _HASH_LENGTHS or len(digest) != _HASH_LENGTHS[algo] or not _HEX_RE.match(digest):
-        raise where.error(
-            f"'--hash={value}' is not a valid hash",
-            hint="Expected --hash=sha256:<64 hex digits> (sha384 and sha512 are accepted too).",
-        )
-    return f"{algo}:{digest.lower()}"
-
-
 def _expand_env(line: str, env: Mapping[str, str], where: Where) -> str:
     def value(match: re.Match[str]) -> str:
         name = match.group(1)
@@ -348,8 +342,7 @@ class _Collector:
                     "not after a requirement",
                     hint="Only --hash may follow a requirement.",
                 )
-            assert option.value is not None
-            hashes.append(_check_hash(option.value, where))
+            hashes.append(hash_value(option, where))
         requirement = _requirement(line.requirement, where.source, where.line)
         if constraint and requirement.extras:
             raise where.error(
@@ -371,7 +364,7 @@ class _Collector:
         if option.name in ("requirement", "constraint"):
             self._include(value, where, base_dir, constraint or option.name == "constraint", chain)
         elif option.name == "index-url":
-            url = _url(value, option, where)
+            url = url_value(option, where)
             if self.index_url is not None and self.index_url != url:
                 raise where.error(
                     f"--index-url {url} conflicts with --index-url {self.index_url} "
@@ -380,7 +373,7 @@ class _Collector:
                 )
             self.index_url, self.index_url_at = url, f"{where.source}:{where.line}"
         elif option.name == "extra-index-url":
-            self.extra_index_urls.append(_url(value, option, where))
+            self.extra_index_urls.append(url_value(option, where))
         elif option.name == "find-links":
             # A local folder is relative to the file that names it, as in the
             # project configuration; URLs are kept as they are.
@@ -425,15 +418,6 @@ class _Collector:
         self.parse(
             text, display, path.parent, constraint=constraint, chain=(*chain, (resolved, display))
         )
-
-
-def _url(value: str, option: Option, where: Where) -> str:
-    if "://" not in value:
-        raise where.error(
-            f"option '{option.spelling}' expects a URL, not '{value}'",
-            hint="For example https://pypi.org/simple; use --find-links for a local folder.",
-        )
-    return value
 
 
 def _read_text(path: Path) -> str:

@@ -5,7 +5,14 @@ from __future__ import annotations
 import pytest
 
 from bundler.errors import InputError
-from bundler.request.requirement_options import Line, Option, Where, split_line
+from bundler.request.requirement_options import (
+    Line,
+    Option,
+    Where,
+    hash_value,
+    split_line,
+    url_value,
+)
 
 
 def split(text: str) -> Line:
@@ -59,3 +66,13 @@ def test_bad_options_name_the_line(text: str, message: str) -> None:
         split(text)
     assert str(info.value).startswith("r.txt:7: ")
     assert message in str(info.value)
+
+
+def test_hash_and_url_values() -> None:
+    where = Where("r.txt", 1, "x")
+    assert hash_value(Option("hash", "--hash", "SHA256:" + "A" * 64), where) == "sha256:" + "a" * 64
+    with pytest.raises(InputError, match="not a valid hash"):
+        hash_value(Option("hash", "--hash", "md5:" + "a" * 32), where)
+    assert url_value(Option("index-url", "-i", "https://x/simple"), where) == "https://x/simple"
+    with pytest.raises(InputError, match="expects a URL"):
+        url_value(Option("index-url", "-i", "./wheels"), where)

@@ -2,7 +2,9 @@
 
 TOML gives untyped dicts; every wrong type or unknown key must become an
 :class:`InputError` that names the file and the full dotted key, so this is
-the one place that checks them.
+the one place that checks them. It is also the one place that picks the TOML
+reader (``tomllib``, or ``tomli`` on Python 3.10): modules that parse TOML
+with their own error handling import ``tomllib`` from here.
 """
 
 from __future__ import annotations
@@ -19,6 +21,8 @@ if sys.version_info >= (3, 11):
 else:  # pragma: no cover - exercised on 3.10 only
     # Only installed on 3.10, where mypy (checking as 3.10) may not find it.
     import tomli as tomllib  # type: ignore[import-not-found, unused-ignore]
+
+__all__ = ["Table", "load_toml", "parse_toml", "tomllib"]
 
 
 def load_toml(path: Path) -> dict[str, Any]:

@@ -24,10 +24,6 @@ def _version(text: str | None) -> Version | None:
         return None
 
 
-def _applies(req: Requirement, target: Target) -> bool:
-    return req.marker is None or req.marker.evaluate({**target.markers, "extra": ""})
-
-
 def check_environment(
     lib: LibContents, target: Target, *, lock_image: Iterable[str] = (), strict: bool = False
 ) -> list[Finding]:
@@ -42,7 +38,7 @@ def check_environment(
 
     def need(owner: str, req: Requirement, where: str) -> None:
         name = str(canonicalize_name(req.name))
-        if not _applies(req, target):
+        if not target.marker_true(req.marker):
             return
         if name not in final:
             findings.append(
@@ -142,7 +138,7 @@ def _image_dependents(
 
     roots = {NormalizedName(n) for n in lock_image}
     for dist in lib.dists.values():
-        roots |= {canonicalize_name(r.name) for r in dist.requires if _applies(r, target)}
+        roots |= {canonicalize_name(r.name) for r in dist.requires if target.marker_true(r.marker)}
     closure = image_closure(target, roots, requires_of) | {NormalizedName(n) for n in lib.dists}
     findings = []
     for b in find_breaks(

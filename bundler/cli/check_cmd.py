@@ -16,12 +16,12 @@ from bundler.cli.paths import FolderPath
 from bundler.cli.report import plural, report_console, show_path
 from bundler.cli.settings import settings, verbosity_options
 from bundler.errors import InputError
-from bundler.lock.pylock import read_lock
+from bundler.lock.pylock_read import read_lock
 from bundler.net.client import HttpClient
 from bundler.request.inputs import check_url
 from bundler.target.manifest import Manifest, load_manifest, parse_manifest
 from bundler.target.model import Target
-from bundler.target.presets import load_target
+from bundler.target.presets import DEFAULT_TARGET, load_target
 from bundler.vendor.libdest import MARKER
 
 
@@ -96,7 +96,7 @@ def _check_is_lib(lib: Path) -> None:
     "--target",
     "target",
     metavar="NAME|FILE",
-    help="The target (default: [tool.kbundle] target, else kaggle-gpu-2026).",
+    help=f"The target (default: [tool.kbundle] target, else {DEFAULT_TARGET}).",
 )
 @click.option(
     "--manifest",

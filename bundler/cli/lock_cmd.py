@@ -11,7 +11,9 @@ from bundler.cli.options import lock_inputs, replace_option
 from bundler.cli.output_file import check_replacement, write_output
 from bundler.cli.report import report_lock, vendor_bytes
 from bundler.cli.settings import settings, verbosity_options
-from bundler.lock.pylock import read_lock, render_lock, render_requirements_txt
+from bundler.lock.pylock_read import read_lock
+from bundler.lock.pylock_write import render_lock
+from bundler.lock.requirements_txt import render_requirements_txt
 from bundler.lock.run import LockOutcome, run_lock
 from bundler.request.assemble import gather_request, request_target
 from bundler.request.model import LockOptions

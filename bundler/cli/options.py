@@ -11,6 +11,7 @@ from typing import Any, TypeVar
 import click
 
 from bundler.request.model import LockOptions
+from bundler.target.presets import DEFAULT_TARGET
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -29,7 +30,8 @@ target_options = _compose(
         "--target",
         "target",
         metavar="NAME|FILE",
-        help="Target preset, alias or file (default: [tool.kbundle] target, else kaggle-gpu-2026).",
+        help="Target preset, alias or file "
+        f"(default: [tool.kbundle] target, else {DEFAULT_TARGET}).",
     ),
     click.option(
         "--manifest",

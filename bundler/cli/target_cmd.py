@@ -83,7 +83,7 @@ def show(spec: str | None, manifest: Path | None, as_json: bool) -> None:
     """Print everything kbundle knows about a target.
 
     NAME|FILE is a preset, an alias or a target file; without it, the
-    [tool.kbundle] target, else the built-in default (kaggle-gpu-2026).
+    [tool.kbundle] target, else the built-in default (marked in `kbundle target list`).
     """
     config = settings().config
     t = load_target(spec or config.target, manifest or config.manifest, consistent=False)

@@ -22,7 +22,8 @@ from bundler.cli.report import (
 )
 from bundler.cli.settings import settings, verbosity_options
 from bundler.errors import InputError
-from bundler.lock.pylock import read_lock, render_lock
+from bundler.lock.pylock_read import read_lock
+from bundler.lock.pylock_write import render_lock
 from bundler.lock.run import run_lock
 from bundler.request.assemble import gather_request, request_target
 from bundler.request.model import LockOptions

@@ -19,7 +19,6 @@ extracted to disk.
 from __future__ import annotations
 
 import logging
-import sys
 import tarfile
 import zipfile
 from email.parser import BytesHeaderParser
@@ -30,12 +29,7 @@ from packaging.utils import InvalidSdistFilename, canonicalize_name, parse_sdist
 from packaging.version import InvalidVersion, Version
 
 from bundler.errors import NetworkError
-
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover - exercised on 3.10 only
-    # tomli is a dependency on 3.10 only: a 3.11+ venv type-checking for 3.10 lacks it.
-    import tomli as tomllib  # type: ignore[import-not-found,unused-ignore]
+from bundler.toml_table import tomllib
 
 if TYPE_CHECKING:
     from collections.abc import Iterator

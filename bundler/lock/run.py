@@ -65,8 +65,7 @@ def kept_pins(request: LockRequest) -> dict[NormalizedName, Version]:
 
 def applies(req: Req, target: Target) -> bool:
     """Is a top-level requirement's marker true on the target (never the host)?"""
-    marker = req.requirement.marker
-    return marker is None or marker.evaluate({**target.markers, "extra": ""})
+    return target.marker_true(req.requirement.marker)
 
 
 def _check_supported(reqs: Sequence[Req]) -> None:

@@ -13,6 +13,11 @@ read the same way pip reads it, in the same order:
 5. what comes before the first ``-option`` is a PEP 508 requirement, the
    rest are options split like a shell would.
 
+Steps 1-3 are :mod:`bundler.request.pip_lines` (shared with ``pip freeze``
+manifests), step 5 is :mod:`bundler.request.requirement_options`; this module
+expands variables, checks requirements and hashes, follows ``-r``/``-c`` and
+collects what the options ask for.
+
 Supported options (everything else is an :class:`~bundler.errors.InputError`
 that names the file and line):
 
@@ -42,8 +47,7 @@ from __future__ import annotations
 
 import os
 import re
-import shlex
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -52,64 +56,32 @@ from packaging.utils import InvalidName, NormalizedName, canonicalize_name
 
 from bundler.errors import InputError
 from bundler.request.inputs import check_project_name
+from bundler.request.pip_lines import drop_bom, logical_lines
+from bundler.request.requirement_options import (
+    Line,
+    Option,
+    Where,
+    hash_value,
+    split_line,
+    url_value,
+)
 
 __all__ = [
     "Req",
     "RequirementsInput",
-    "logical_lines",
     "parse_requirement_arg",
     "parse_requirements_file",
     "parse_requirements_files",
     "parse_requirements_text",
 ]
 
-# pip's patterns: a comment starts at a line start or after whitespace (so a
-# URL fragment such as ``x.whl#sha256=...`` is kept); variables follow POSIX.
-_COMMENT_RE = re.compile(r"(^|\s+)#.*$")
-_COMMENT_LINE_RE = re.compile(r"^\s*#")
+# Variables follow POSIX: upper-case letters, digits and "_".
 _ENV_VAR_RE = re.compile(r"\$\{([A-Z0-9_]+)\}")
-_LINE_BREAK_RE = re.compile(r"\r\n|\r|\n")
-# The options start at the first whitespace-separated token that begins with
-# "-"; only the options part is shell-split, because shlex would mangle the
-# quotes of a marker such as ``; python_version < "3.11"``.
-_OPTIONS_START_RE = re.compile(r"(?:^|\s)-")
-_HASH_LENGTHS = {"sha256": 64, "sha384": 96, "sha512": 128}
-_HEX_RE = re.compile(r"^[0-9a-fA-F]+$")
 
 _REQUIREMENT_HINT = (
     "Expected a PEP 508 requirement such as 'numpy>=2', "
     "'pandas[excel]==2.2.3; python_version >= \"3.10\"' or 'name @ https://host/name.whl'."
 )
-
-# Canonical option name -> (takes a value, spellings).
-_OPTIONS: dict[str, tuple[bool, tuple[str, ...]]] = {
-    "requirement": (True, ("-r", "--requirement")),
-    "constraint": (True, ("-c", "--constraint")),
-    "index-url": (True, ("-i", "--index-url")),
-    "extra-index-url": (True, ("--extra-index-url",)),
-    "find-links": (True, ("-f", "--find-links")),
-    "no-index": (False, ("--no-index",)),
-    "pre": (False, ("--pre",)),
-    "no-binary": (True, ("--no-binary",)),
-    "only-binary": (True, ("--only-binary",)),
-    "prefer-binary": (False, ("--prefer-binary",)),
-    "require-hashes": (False, ("--require-hashes",)),
-    "hash": (True, ("--hash",)),
-}
-_SPELLINGS = {spelling: name for name, (_, spells) in _OPTIONS.items() for spelling in spells}
-
-# pip options kbundle refuses, with the reason the user sees.
-_UNSUPPORTED: dict[str, str] = {
-    "-e": "editable installs cannot be vendored for an offline image; build a wheel "
-    "and require it as 'name @ file:///path/to/name.whl'",
-    "--editable": "editable installs cannot be vendored for an offline image; build a wheel "
-    "and require it as 'name @ file:///path/to/name.whl'",
-    "--trusted-host": "kbundle always verifies TLS; use an https index with a valid certificate",
-    "--use-feature": "pip feature flags do not apply to kbundle; remove the line",
-    "--global-option": "kbundle does not pass build options per requirement",
-    "--config-settings": "kbundle does not pass build options per requirement",
-    "--install-option": "kbundle does not pass install options per requirement",
-}
 
 
 @dataclass(frozen=True)
@@ -223,7 +195,7 @@ def parse_requirements_text(
     supplies ``${NAME}`` values (default: ``os.environ``).
     """
     collector = _Collector(os.environ if env is None else env)
-    collector.parse(text.removeprefix("\ufeff"), source, base_dir, constraint=False, chain=())
+    collector.parse(drop_bom(text), source, base_dir, constraint=False, chain=())
     return collector.result()
 
 
@@ -244,105 +216,7 @@ def parse_requirement_arg(text: str, source: str) -> Req:
     return Req(_requirement(stripped, source, None), source)
 
 
-# ------------------------------------------------------------------ pure line handling
-
-
-def logical_lines(text: str) -> list[tuple[int, str]]:
-    """Join continuations and drop comments: ``(first line number, text)``, no blanks."""
-    joined: list[tuple[int, str]] = []
-    pending: list[str] = []
-    first = 0
-    for number, line in enumerate(_LINE_BREAK_RE.split(text), start=1):
-        is_comment = bool(_COMMENT_LINE_RE.match(line))
-        stripped = line.rstrip()
-        if stripped.endswith("\\") and not is_comment:
-            if not pending:
-                first = number
-            pending.append(stripped[:-1])
-            continue
-        # A comment line ends a continuation, as in pip: pip-compile wrote
-        # "--hash=... \" followed by "# via x" for years.
-        piece = "" if is_comment else line
-        if pending:
-            joined.append((first, "".join([*pending, piece])))
-            pending = []
-        else:
-            joined.append((number, piece))
-    if pending:
-        joined.append((first, "".join(pending)))
-    result = []
-    for number, line in joined:
-        content = _COMMENT_RE.sub("", line).strip()
-        if content:
-            result.append((number, content))
-    return result
-
-
-@dataclass(frozen=True)
-class _Option:
-    name: str  # canonical, a key of _OPTIONS
-    spelling: str  # as written, for messages
-    value: str | None
-
-
-@dataclass(frozen=True)
-class _Line:
-    requirement: str | None
-    options: tuple[_Option, ...]
-
-
-def _split_line(line: str, where: _Where) -> _Line:
-    """Split a logical line into its requirement part and its options."""
-    match = _OPTIONS_START_RE.search(line)
-    if match is None:
-        return _Line(line, ())
-    args, options_text = line[: match.start()].strip(), line[match.start() :].strip()
-    try:
-        tokens = shlex.split(options_text)
-    except ValueError as exc:
-        raise where.error(f"cannot split the options of '{where.text}': {exc}") from exc
-    return _Line(args or None, tuple(_parse_options(tokens, where)))
-
-
-def _parse_options(tokens: Sequence[str], where: _Where) -> Iterable[_Option]:
-    i = 0
-    while i < len(tokens):
-        token = tokens[i]
-        i += 1
-        if not token.startswith("-"):
-            raise where.error(
-                f"unexpected '{token}' in '{where.text}'",
-                hint="Options come after the requirement; write one requirement a line.",
-            )
-        if token.startswith("--"):
-            spelling, eq, value = token.partition("=")
-            attached: str | None = value if eq else None
-        else:  # "-r FILE" or "-rFILE"
-            spelling, attached = token[:2], (token[2:] or None)
-        if spelling in _UNSUPPORTED:
-            raise where.error(
-                f"'{where.text}': option '{spelling}' is not supported: {_UNSUPPORTED[spelling]}"
-            )
-        name = _SPELLINGS.get(spelling)
-        if name is None:
-            raise where.error(
-                f"unknown option '{spelling}' in '{where.text}'",
-                hint="Supported: " + ", ".join(sorted(_SPELLINGS)) + ".",
-            )
-        takes_value = _OPTIONS[name][0]
-        if not takes_value:
-            if attached is not None:
-                raise where.error(f"'{where.text}': option '{spelling}' takes no value")
-            yield _Option(name, spelling, None)
-            continue
-        if attached is None:
-            if i >= len(tokens) or tokens[i].startswith("-"):
-                raise where.error(f"'{where.text}': option '{spelling}' needs a value")
-            attached = tokens[i]
-            i += 1
-        if not attached:
-            raise where.error(f"'{where.text}': option '{spelling}' needs a value")
-        yield _Option(name, spelling, attached)
+# ------------------------------------------------------------------ one line
 
 
 def _requirement(text: str, source: str, line: int | None) -> Requirement:
@@ -373,18 +247,7 @@ def _requirement_hint(text: str) -> str:
     return _REQUIREMENT_HINT
 
 
-def _check_hash(value: str, where: _Where) -> str:
-    algo, _, digest = value.partition(":")
-    algo = algo.lower()
-    if algo not in _HASH_LENGTHS or len(digest) != _HASH_LENGTHS[algo] or not _HEX_RE.match(digest):
-        raise where.error(
-            f"'--hash={value}' is not a valid hash",
-            hint="Expected --hash=sha256:<64 hex digits> (sha384 and sha512 are accepted too).",
-        )
-    return f"{algo}:{digest.lower()}"
-
-
-def _expand_env(line: str, env: Mapping[str, str], where: _Where) -> str:
+def _expand_env(line: str, env: Mapping[str, str], where: Where) -> str:
     def value(match: re.Match[str]) -> str:
         name = match.group(1)
         if name not in env:
@@ -397,7 +260,7 @@ def _expand_env(line: str, env: Mapping[str, str], where: _Where) -> str:
     return _ENV_VAR_RE.sub(value, line)
 
 
-def _binary_option(value: str, target: set[str], other: set[str], where: _Where) -> None:
+def _binary_option(value: str, target: set[str], other: set[str], where: Where) -> None:
     """pip's FormatControl.handle_mutual_excludes, on plain sets."""
     names = value.split(",")
     while ":all:" in names:
@@ -423,19 +286,6 @@ def _binary_option(value: str, target: set[str], other: set[str], where: _Where)
 
 
 # ------------------------------------------------------------------ the file walker
-
-
-@dataclass(frozen=True)
-class _Where:
-    """A logical line: for messages (``text`` is before ``${}`` expansion, so a
-    token in an index URL never reaches an error message or a log)."""
-
-    source: str
-    line: int
-    text: str
-
-    def error(self, message: str, hint: str | None = None) -> InputError:
-        return InputError(message, source=self.source, line=self.line, hint=hint)
 
 
 # The files being read, outermost first: (resolved path, name for messages).
@@ -474,15 +324,15 @@ class _Collector:
     ) -> None:
         """Parse one file's text; ``chain`` holds the files being read (cycle check)."""
         for number, raw in logical_lines(text):
-            where = _Where(source, number, raw)
-            line = _split_line(_expand_env(raw, self.env, where), where)
+            where = Where(source, number, raw)
+            line = split_line(_expand_env(raw, self.env, where), where)
             if line.requirement is not None:
                 self._requirement_line(line, where, constraint)
             else:
                 for option in line.options:
                     self._option(option, where, base_dir, constraint, chain)
 
-    def _requirement_line(self, line: _Line, where: _Where, constraint: bool) -> None:
+    def _requirement_line(self, line: Line, where: Where, constraint: bool) -> None:
         assert line.requirement is not None
         hashes: list[str] = []
         for option in line.options:
@@ -492,8 +342,7 @@ class _Collector:
                     "not after a requirement",
                     hint="Only --hash may follow a requirement.",
                 )
-            assert option.value is not None
-            hashes.append(_check_hash(option.value, where))
+            hashes.append(hash_value(option, where))
         requirement = _requirement(line.requirement, where.source, where.line)
         if constraint and requirement.extras:
             raise where.error(
@@ -505,8 +354,8 @@ class _Collector:
 
     def _option(
         self,
-        option: _Option,
-        where: _Where,
+        option: Option,
+        where: Where,
         base_dir: Path,
         constraint: bool,
         chain: _Chain,
@@ -515,7 +364,7 @@ class _Collector:
         if option.name in ("requirement", "constraint"):
             self._include(value, where, base_dir, constraint or option.name == "constraint", chain)
         elif option.name == "index-url":
-            url = _url(value, option, where)
+            url = url_value(option, where)
             if self.index_url is not None and self.index_url != url:
                 raise where.error(
                     f"--index-url {url} conflicts with --index-url {self.index_url} "
@@ -524,7 +373,7 @@ class _Collector:
                 )
             self.index_url, self.index_url_at = url, f"{where.source}:{where.line}"
         elif option.name == "extra-index-url":
-            self.extra_index_urls.append(_url(value, option, where))
+            self.extra_index_urls.append(url_value(option, where))
         elif option.name == "find-links":
             # A local folder is relative to the file that names it, as in the
             # project configuration; URLs are kept as they are.
@@ -545,7 +394,7 @@ class _Collector:
         # prefer-binary and require-hashes: kbundle's behaviour already.
 
     def _include(
-        self, value: str, where: _Where, base_dir: Path, constraint: bool, chain: _Chain
+        self, value: str, where: Where, base_dir: Path, constraint: bool, chain: _Chain
     ) -> None:
         if "://" in value:
             raise where.error(
@@ -569,15 +418,6 @@ class _Collector:
         self.parse(
             text, display, path.parent, constraint=constraint, chain=(*chain, (resolved, display))
         )
-
-
-def _url(value: str, option: _Option, where: _Where) -> str:
-    if "://" not in value:
-        raise where.error(
-            f"option '{option.spelling}' expects a URL, not '{value}'",
-            hint="For example https://pypi.org/simple; use --find-links for a local folder.",
-        )
-    return value
 
 
 def _read_text(path: Path) -> str:

@@ -392,12 +392,11 @@ class TargetProvider(AbstractProvider[Requirement, Candidate, str]):
         for req in meta.requires_dist:
             if req.marker is not None:
                 contexts = [""] if not wanted else sorted(wanted)
-                env = dict(self.target.markers)
-                if not any(req.marker.evaluate({**env, "extra": e}) for e in contexts):
+                if not any(self.target.marker_true(req.marker, e) for e in contexts):
                     continue
                 # With extras, keep only lines that need one of them: the base
                 # candidate's own lines come through the base dependency.
-                if wanted and req.marker.evaluate({**env, "extra": ""}):
+                if wanted and self.target.marker_true(req.marker):
                     continue
             elif wanted:
                 continue

@@ -99,11 +99,6 @@ class Break:
         return f"{self.sentence()}: do not import {self.dependent} with this lib"
 
 
-def applies(req: Requirement, target: Target) -> bool:
-    """Is a requirement's marker true on the target (no extra requested)?"""
-    return req.marker is None or req.marker.evaluate({**target.markers, "extra": ""})
-
-
 def abi_coupled(dependent: NormalizedName, req: Requirement) -> bool:
     """Does ``dependent`` only work with the exact build of ``req``'s project?"""
     name = canonicalize_name(req.name)
@@ -137,7 +132,7 @@ def image_closure(
         seen.add(name)
         for req in requires_of(name) or ():
             child = canonicalize_name(req.name)
-            if child in target.installed and child not in seen and applies(req, target):
+            if child in target.installed and child not in seen and target.marker_true(req.marker):
                 todo.append(child)
     return seen
 
@@ -175,7 +170,7 @@ def find_breaks(
             continue
         for req in requires_of(dependent) or ():
             name = canonicalize_name(req.name)
-            if name not in shadowed or not applies(req, target):
+            if name not in shadowed or not target.marker_true(req.marker):
                 continue
             if req.specifier.contains(shadowed[name], prereleases=True):
                 continue

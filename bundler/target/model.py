@@ -15,6 +15,7 @@ from dataclasses import dataclass, field, replace
 from functools import cached_property
 from typing import Any
 
+from packaging.markers import Marker
 from packaging.tags import Tag
 from packaging.utils import canonicalize_name
 
@@ -97,6 +98,16 @@ class Target:
     def python_version(self) -> tuple[int, int]:
         major, minor = self.python_full_version.split(".")[:2]
         return int(major), int(minor)
+
+    def marker_true(self, marker: Marker | None, extra: str = "") -> bool:
+        """Is ``marker`` true on this target (never the host) when ``extra`` is requested?
+
+        The one place a marker meets an environment. ``None`` (no marker) is true.
+        ``extra=""`` means "no extra requested", so ``extra == "x"`` is false; a
+        caller resolving extras asks once per extra. :attr:`markers` is a full
+        PEP 508 environment, so none of packaging's host defaults shows through.
+        """
+        return marker is None or marker.evaluate({**self.markers, "extra": extra})
 
     def recorded_requires(self, name: str) -> tuple[str, ...] | None:
         """The image's requirements of ``name`` when known without the network:

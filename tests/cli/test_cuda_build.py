@@ -33,7 +33,7 @@ from bundler.build.builder import build_entry, cached_wheel
 from bundler.build.recipes import choose_recipe, detect_host
 from bundler.check.system_libs import BASE_SYSTEM_SONAMES, CUDA_DRIVER_SONAMES
 from bundler.elf.reader import iter_elf_files, read_elf
-from bundler.lock.pylock import read_lock
+from bundler.lock.pylock_read import read_lock
 from bundler.target.presets import load_preset
 from tests.helpers.run import run_cli
 

@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 from packaging.version import Version
 
-from bundler.lock.pylock import read_lock
+from bundler.lock.pylock_read import read_lock
 from bundler.target.presets import load_preset
 from tests.helpers.run import run_cli
 

@@ -13,7 +13,6 @@ from bundler.errors import InputError
 from bundler.request.requirements_file import (
     Req,
     RequirementsInput,
-    logical_lines,
     parse_requirement_arg,
     parse_requirements_file,
     parse_requirements_files,
@@ -173,11 +172,6 @@ def test_backslash_on_the_last_line() -> None:
 
 def test_a_comment_ending_in_backslash_does_not_continue() -> None:
     assert reqs("# see \\\nnumpy\n") == [("numpy", 2)]
-
-
-def test_logical_lines() -> None:
-    text = "a \\\n b # c\n\n# d \\\n  e\r\nf\\"
-    assert logical_lines(text) == [(1, "a  b"), (5, "e"), (6, "f")]
 
 
 # ------------------------------------------------------------------ options

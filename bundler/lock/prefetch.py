@@ -31,7 +31,7 @@ Chooser = Callable[[Sequence[Link]], "Link | None"]
 
 
 class PrefetchingSource:
-    """A :class:`~bundler.resolve.provider.PackageSource` over a finder, warmed by hints."""
+    """A :class:`~bundler.resolve.source.PackageSource` over a finder, warmed by hints."""
 
     def __init__(self, finder: Finder, workers: int = 16) -> None:
         self.finder = finder

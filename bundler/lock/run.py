@@ -29,9 +29,11 @@ from bundler.request.model import LockRequest
 from bundler.request.requirements_file import Req
 from bundler.resolve.behind import Conflict, find_far_behind
 from bundler.resolve.candidates import Candidate
-from bundler.resolve.provider import PackageSource, Policy, Requirement, TargetProvider
+from bundler.resolve.provider import Policy, TargetProvider
+from bundler.resolve.requirement import Requirement
 from bundler.resolve.shadow_cost import ShadowCost, shadow_costs
 from bundler.resolve.solve import Resolution, resolve, to_lock
+from bundler.resolve.source import PackageSource
 from bundler.target.model import Target
 
 log = logging.getLogger(__name__)

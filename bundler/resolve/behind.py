@@ -28,7 +28,7 @@ from packaging.utils import NormalizedName
 from packaging.version import Version
 
 from bundler.resolve.candidates import Candidate, Offer
-from bundler.resolve.provider import PYTHON, Requirement
+from bundler.resolve.requirement import PYTHON, Requirement
 from bundler.target.model import Target
 
 __all__ = [

@@ -14,7 +14,8 @@ from packaging.utils import NormalizedName
 from packaging.version import InvalidVersion, Version
 
 from bundler.errors import KbundleError
-from bundler.resolve.provider import PYTHON, Requirement, TargetProvider, mentions_pre
+from bundler.resolve.provider import TargetProvider
+from bundler.resolve.requirement import PYTHON, Requirement, mentions_pre
 
 if TYPE_CHECKING:
     from collections.abc import Sequence

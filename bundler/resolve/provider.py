@@ -4,22 +4,19 @@ It never touches the network or the disk: project files and metadata come
 from an injected :class:`PackageSource`. Markers, extras and Requires-Python
 are evaluated for the target, never for the host.
 
-Identifiers are the canonical name, ``name[extra,...]`` for an extras
-variant (which depends on its exact base candidate, as in pip), and
-``<python>`` for the target interpreter, which is how a Requires-Python found
-only in a file's metadata makes the resolver backtrack.
+Requirements and identifiers are :mod:`bundler.resolve.requirement`'s; the
+source of files and metadata is :mod:`bundler.resolve.source`'s.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Protocol
 
 from packaging.requirements import Requirement as PkgRequirement
 from packaging.specifiers import SpecifierSet
-from packaging.utils import NormalizedName, canonicalize_name
+from packaging.utils import NormalizedName
 from packaging.version import InvalidVersion, Version
 from resolvelib import AbstractProvider
 from resolvelib.structs import RequirementInformation
@@ -28,69 +25,14 @@ from bundler.errors import KbundleError
 from bundler.index.metadata import DistMetadata, parse_core_metadata, parse_requirement_strings
 from bundler.index.simple_api import Link
 from bundler.resolve.candidates import Candidate, Offer, build_offer, tag_ranks
+from bundler.resolve.requirement import PYTHON, Requirement, is_pin, mentions_pre, split_identifier
+from bundler.resolve.source import PackageSource
 from bundler.target.model import Target
 
 log = logging.getLogger(__name__)
 
-PYTHON = "<python>"
 #: Older versions whose metadata is fetched ahead while the resolver backtracks.
 _PREFETCH_AHEAD = 4
-
-
-class PackageSource(Protocol):
-    """Where the provider gets files and metadata (an index, a fake in tests)."""
-
-    def files(self, name: NormalizedName) -> Sequence[Link]:
-        """Every file the configured indexes offer for ``name`` (may be empty)."""
-
-    def metadata(self, link: Link) -> bytes | None:
-        """Core metadata of ``link``; None for an sdist whose metadata is dynamic."""
-
-    def prepared_metadata(self, link: Link) -> bytes:
-        """Core metadata of a dynamic sdist from its build backend (runs its code)."""
-
-    def unreachable(self, name: NormalizedName) -> Sequence[str]:
-        """Why indexes that ``name`` is pinned to could not be reached (empty: none)."""
-
-    def prefetch(self, links: Sequence[Link]) -> None:
-        """Metadata of ``links`` will probably be asked for soon (fetch it in the background)."""
-
-    def hint(
-        self, names: Iterable[tuple[NormalizedName, Callable[[Sequence[Link]], Link | None]]]
-    ) -> None:
-        """Names the resolver will probably ask about next, with a chooser of the
-        file whose metadata it will want (a cue to fetch both in the background)."""
-
-
-@dataclass(frozen=True)
-class Requirement:
-    """A requirement as the resolver sees it, with where it came from."""
-
-    name: NormalizedName
-    specifier: SpecifierSet
-    extras: frozenset[str] = frozenset()
-    origin: str = "command line"
-    text: str = ""
-    exact: Candidate | None = None
-
-    @property
-    def identifier(self) -> str:
-        if self.extras:
-            return f"{self.name}[{','.join(sorted(self.extras))}]"
-        return self.name
-
-    @classmethod
-    def from_pkg(cls, req: PkgRequirement, origin: str) -> Requirement:
-        return cls(
-            name=canonicalize_name(req.name),
-            specifier=req.specifier,
-            extras=frozenset(canonicalize_name(e) for e in req.extras),
-            origin=origin,
-            text=str(req),
-        )
-
-    def __str__(self) -> str:
-        return self.text or f"{self.identifier}{self.specifier}"
 
 
 @dataclass
@@ -114,12 +56,6 @@ class Policy:
 
     def builds(self, name: NormalizedName) -> bool:
         return ":all:" in self.may_build or name in self.may_build
-
-
-def split_identifier(identifier: str) -> tuple[NormalizedName, frozenset[str]]:
-    name, _, rest = identifier.partition("[")
-    extras = frozenset(rest.rstrip("]").split(",")) if rest else frozenset()
-    return NormalizedName(name), extras
 
 
 class TargetProvider(AbstractProvider[Requirement, Candidate, str]):
@@ -253,7 +189,7 @@ class TargetProvider(AbstractProvider[Requirement, Candidate, str]):
         if preferred is not None:
             pool.extend(c for c in offer.candidates if c.version == preferred)
         pool.extend(offer.candidates)
-        if any(_is_pin(r) for r in reqs):
+        if any(is_pin(r) for r in reqs):
             pool.extend(offer.yanked)
         return pool
 
@@ -310,7 +246,7 @@ class TargetProvider(AbstractProvider[Requirement, Candidate, str]):
         backtrack_causes: Sequence[RequirementInformation[Requirement, Candidate]],
     ) -> tuple[bool, bool, bool, bool, str]:
         infos = list(information[identifier])
-        pinned = any(_is_pin(i.requirement) for i in infos)
+        pinned = any(is_pin(i.requirement) for i in infos)
         root = any(i.parent is None for i in infos)
         caused = any(
             identifier in (c.requirement.identifier, c.parent and self.identify(c.parent))
@@ -461,24 +397,3 @@ class TargetProvider(AbstractProvider[Requirement, Candidate, str]):
     def requires_known(self, name: NormalizedName) -> bool:
         """Are the image's requirements of ``name`` known without fetching anything?"""
         return name in self._image_reqs or self.target.recorded_requires(name) is not None
-
-
-def _is_pin(req: Requirement) -> bool:
-    return req.exact is not None or any(s.operator in ("==", "===") for s in req.specifier)
-
-
-def mentions_pre(req: Requirement) -> bool:
-    """Does the requirement name a pre-release (which allows pre-releases)?"""
-    return any(
-        Version(s.version.rstrip(".*")).is_prerelease
-        for s in req.specifier
-        if s.operator != "===" and _valid(s.version.rstrip(".*"))
-    )
-
-
-def _valid(text: str) -> bool:
-    try:
-        Version(text)
-    except InvalidVersion:
-        return False
-    return True

@@ -29,15 +29,10 @@ from bundler import __version__
 from bundler.lock.model import Artifact, Lock, LockedPackage
 from bundler.resolve.candidates import Candidate
 from bundler.resolve.explain import ResolutionFailed, explain_impossible
-from bundler.resolve.provider import (
-    PYTHON,
-    PackageSource,
-    Policy,
-    Requirement,
-    TargetProvider,
-    split_identifier,
-)
+from bundler.resolve.provider import Policy, TargetProvider
+from bundler.resolve.requirement import PYTHON, Requirement, split_identifier
 from bundler.resolve.shadowing import NATIVE_DEPENDENTS, Break, find_breaks, image_closure
+from bundler.resolve.source import PackageSource
 from bundler.target.model import Target
 
 log = logging.getLogger(__name__)

@@ -12,7 +12,7 @@ from packaging.version import Version
 from bundler.resolve import behind
 from bundler.resolve.behind import Conflict, Constraint, Facts, find_far_behind
 from bundler.resolve.candidates import Candidate, Offer
-from bundler.resolve.provider import Requirement
+from bundler.resolve.requirement import Requirement
 from bundler.target.file import parse_target_toml
 from bundler.toml_table import parse_toml
 

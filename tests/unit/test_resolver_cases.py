@@ -23,7 +23,8 @@ from packaging.utils import NormalizedName, canonicalize_name
 
 from bundler.index.simple_api import Link, make_link
 from bundler.resolve.explain import ResolutionFailed
-from bundler.resolve.provider import Policy, Requirement
+from bundler.resolve.provider import Policy
+from bundler.resolve.requirement import Requirement
 from bundler.resolve.solve import resolve
 from bundler.target.manifest import InstalledDist
 from bundler.target.presets import load_preset

@@ -9,7 +9,7 @@ from packaging.requirements import InvalidRequirement, Requirement
 from packaging.utils import NormalizedName, canonicalize_name
 from packaging.version import InvalidVersion, Version
 
-from bundler.check.findings import Finding
+from bundler.check.findings import Finding, Severity
 from bundler.check.libscan import LibContents
 from bundler.resolve.shadowing import find_breaks, image_closure
 from bundler.target.model import Target
@@ -40,44 +40,35 @@ def check_environment(
         name = str(canonicalize_name(req.name))
         if not target.marker_true(req.marker):
             return
+
+        def finding(severity: Severity, code: str, message: str, hint: str) -> None:
+            findings.append(Finding(severity, code, owner, where, message, hint))
+
         if name not in final:
-            findings.append(
-                Finding(
-                    "error",
-                    "requirement",
-                    owner,
-                    where,
-                    f"the vendored {owner} requires {req}, which neither the lib nor the image has",
-                    f"Re-lock and vendor so {name} is included (`kbundle lock` then "
-                    "`kbundle vendor`).",
-                )
+            finding(
+                "error",
+                "requirement",
+                f"the vendored {owner} requires {req}, which neither the lib nor the image has",
+                f"Re-lock and vendor so {name} is included (`kbundle lock` then `kbundle vendor`).",
             )
             return
         version = _version(final[name])
         if version is None:
-            findings.append(
-                Finding(
-                    "info",
-                    "unknown",
-                    owner,
-                    where,
-                    f"{owner} requires {req}; the version of {name} on the target is unknown",
-                    "Capture the image (`kbundle target capture`) to know its versions.",
-                )
+            finding(
+                "info",
+                "unknown",
+                f"{owner} requires {req}; the version of {name} on the target is unknown",
+                "Capture the image (`kbundle target capture`) to know its versions.",
             )
             return
         if not req.specifier.contains(version, prereleases=True):
             source = "lib" if name in lib.dists else "image"
-            findings.append(
-                Finding(
-                    "error",
-                    "requirement",
-                    owner,
-                    where,
-                    f"{owner} requires {req}, but the final environment has {name} {version} "
-                    f"(from the {source})",
-                    "Re-lock so both fit (`kbundle lock`), then `kbundle vendor` again.",
-                )
+            finding(
+                "error",
+                "requirement",
+                f"{owner} requires {req}, but the final environment has {name} {version} "
+                f"(from the {source})",
+                "Re-lock so both fit (`kbundle lock`), then `kbundle vendor` again.",
             )
 
     for name, dist in sorted(lib.dists.items()):

@@ -78,8 +78,8 @@ class HttpClient:
     ``offline=True`` answers only from the cache (and local files) and raises
     :class:`~bundler.errors.OfflineMiss` otherwise; ``refresh=True`` never
     trusts a cached response without asking the server (a 304 still reuses
-    it). Connection errors and 429/5xx answers are retried ``retries`` times
-    with exponential backoff starting at ``backoff`` seconds.
+    it). Connections, retries and the CA bundle are its
+    :class:`~bundler.net.transport.Transport`'s.
     """
 
     def __init__(
@@ -89,21 +89,14 @@ class HttpClient:
         refresh: bool = False,
         cache_root: Path | None = None,
         environ: Mapping[str, str] = os.environ,
-        timeout: float = 30.0,
-        retries: int = 3,
-        backoff: float = 0.5,
-        max_connections: int = 16,
+        transport: Transport | None = None,
     ) -> None:
         self.offline = offline
         self.refresh = refresh
         self._cache = ResponseCache((cache_root or cache_dir(environ)) / "http")
-        self._transport = Transport(
-            environ=environ,
-            timeout=timeout,
-            retries=retries,
-            backoff=backoff,
-            max_connections=max_connections,
-        )
+        # Timeouts, retries and the connection pool are the transport's; tests
+        # pass a patient or impatient one.
+        self._transport = transport or Transport(environ=environ)
 
     def get(
         self,

@@ -133,67 +133,9 @@ def build_offer(
     for link in links:
         if link.project != name:
             continue
-        if pinned_major is not None and not _major_runs(pinned_major, target):
-            rejected.append(
-                Rejection(
-                    link.filename,
-                    version=link.version,
-                    kind="cuda",
-                    reason=f"{name} is built for CUDA {pinned_major}, which the target's "
-                    f"driver (CUDA {target.cuda.driver_max if target.cuda else '?'}) cannot run",
-                )
-            )
-            continue
-        variant_key = variant_rank(implied_variant(name, link.version), target.cuda)
-        if variant_key is None:
-            variant = implied_variant(name, link.version)
-            rejected.append(
-                Rejection(
-                    link.filename,
-                    version=link.version,
-                    kind="cuda",
-                    reason=f"built for {variant}, which the target's driver "
-                    f"(CUDA {target.cuda.driver_max if target.cuda else '?'}) cannot run",
-                )
-            )
-            continue
-        ok = python_ok(link.requires_python, target)
-        if ok is False:
-            rejected.append(
-                Rejection(
-                    link.filename,
-                    version=link.version,
-                    kind="python",
-                    reason=f"requires Python {link.requires_python}; "
-                    f"the target has {target.python_full_version}",
-                )
-            )
-            continue
-        if link.is_wheel:
-            rank = min((ranks[t] for t in link.tags if t in ranks), default=None)
-            if rank is None:
-                tags = ", ".join(sorted(str(t) for t in link.tags))
-                rejected.append(
-                    Rejection(
-                        link.filename,
-                        version=link.version,
-                        kind="tag",
-                        reason=f"no tag the target supports ({tags})",
-                    )
-                )
-                continue
-            key = (0, rank)
-        elif may_build:
-            key = (1, 0)
-        else:
-            rejected.append(
-                Rejection(
-                    link.filename,
-                    version=link.version,
-                    kind="source",
-                    reason="source only, and building is not allowed",
-                )
-            )
+        key = _file_key(link, target, ranks, may_build=may_build, pinned_major=pinned_major)
+        if isinstance(key, Rejection):
+            rejected.append(key)
             continue
         pool = yanked_best if link.is_yanked else best
         if link.version not in pool or key < pool[link.version][0]:
@@ -214,12 +156,49 @@ def build_offer(
         if version in best:
             del yanked_best[version]
     for _, link in yanked_best.values():
-        rejected.append(
-            Rejection(
-                link.filename,
-                version=link.version,
-                kind="yanked",
-                reason=f"yanked ({link.yanked or 'no reason given'})",
-            )
-        )
+        rejected.append(_reject(link, "yanked", f"yanked ({link.yanked or 'no reason given'})"))
     return Offer(ordered(best), tuple(rejected), ordered(yanked_best))
+
+
+def _file_key(
+    link: Link,
+    target: Target,
+    ranks: dict[Tag, int],
+    *,
+    may_build: bool,
+    pinned_major: int | None,
+) -> tuple[int, int] | Rejection:
+    """How good ``link`` is for ``target`` (lower is better: wheels by tag rank,
+    then an sdist to build), or why it cannot be used at all."""
+    driver = f"CUDA {target.cuda.driver_max if target.cuda else '?'}"
+    if pinned_major is not None and not _major_runs(pinned_major, target):
+        return _reject(
+            link,
+            "cuda",
+            f"{link.project} is built for CUDA {pinned_major}, which the target's "
+            f"driver ({driver}) cannot run",
+        )
+    variant = implied_variant(link.project, link.version)
+    if variant_rank(variant, target.cuda) is None:
+        return _reject(
+            link, "cuda", f"built for {variant}, which the target's driver ({driver}) cannot run"
+        )
+    if python_ok(link.requires_python, target) is False:
+        return _reject(
+            link,
+            "python",
+            f"requires Python {link.requires_python}; the target has {target.python_full_version}",
+        )
+    if link.is_wheel:
+        rank = min((ranks[t] for t in link.tags if t in ranks), default=None)
+        if rank is None:
+            tags = ", ".join(sorted(str(t) for t in link.tags))
+            return _reject(link, "tag", f"no tag the target supports ({tags})")
+        return (0, rank)
+    if may_build:
+        return (1, 0)
+    return _reject(link, "source", "source only, and building is not allowed")
+
+
+def _reject(link: Link, kind: str, reason: str) -> Rejection:
+    return Rejection(link.filename, version=link.version, kind=kind, reason=reason)

@@ -28,7 +28,7 @@ decides what is known and what may be fetched.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection, Iterable, Mapping
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 
 from packaging.requirements import Requirement
@@ -119,22 +119,32 @@ def _pins_one_release(operator: str, version: str) -> bool:
     return False
 
 
+def reachable(
+    roots: Iterable[NormalizedName], children: Callable[[NormalizedName], Iterable[NormalizedName]]
+) -> set[NormalizedName]:
+    """``roots`` and every name reached from them through ``children``."""
+    seen: set[NormalizedName] = set()
+    todo = list(roots)
+    while todo:
+        name = todo.pop()
+        if name not in seen:
+            seen.add(name)
+            todo.extend(child for child in children(name) if child not in seen)
+    return seen
+
+
 def image_closure(
     target: Target, roots: Iterable[NormalizedName], requires_of: RequiresOf
 ) -> set[NormalizedName]:
     """``roots`` and every image package reached from them through image requirements."""
-    seen: set[NormalizedName] = set()
-    todo = [r for r in roots if r in target.installed]
-    while todo:
-        name = todo.pop()
-        if name in seen:
-            continue
-        seen.add(name)
+
+    def image_children(name: NormalizedName) -> Iterator[NormalizedName]:
         for req in requires_of(name) or ():
             child = canonicalize_name(req.name)
-            if child in target.installed and child not in seen and target.marker_true(req.marker):
-                todo.append(child)
-    return seen
+            if child in target.installed and target.marker_true(req.marker):
+                yield child
+
+    return reachable((r for r in roots if r in target.installed), image_children)
 
 
 def find_breaks(

@@ -31,7 +31,13 @@ from bundler.resolve.candidates import Candidate
 from bundler.resolve.explain import ResolutionFailed, explain_impossible
 from bundler.resolve.provider import Policy, TargetProvider
 from bundler.resolve.requirement import PYTHON, Requirement, split_identifier
-from bundler.resolve.shadowing import NATIVE_DEPENDENTS, Break, find_breaks, image_closure
+from bundler.resolve.shadowing import (
+    NATIVE_DEPENDENTS,
+    Break,
+    find_breaks,
+    image_closure,
+    reachable,
+)
 from bundler.resolve.source import PackageSource
 from bundler.target.model import Target
 
@@ -171,7 +177,7 @@ def _one_pass(
             child_name, _ = split_identifier(child)
             if child_name not in (PYTHON, name):
                 children.add(child_name)
-    reached = _reachable({r.name for r in user_roots}, deps)
+    reached = reachable({r.name for r in user_roots}, lambda name: deps.get(name, ()))
     broken = _breaks(target, chosen, reached, provider, set(forced))
     needed = {b.dependent: b for b in broken if b.follows}
     for b in needed.values():
@@ -184,19 +190,6 @@ def _one_pass(
                 packages=(b.shadowed, b.dependent),
             )
     return _Pass(chosen, deps, needed, broken, provider)
-
-
-def _reachable(
-    roots: set[NormalizedName], deps: dict[NormalizedName, set[NormalizedName]]
-) -> set[NormalizedName]:
-    seen: set[NormalizedName] = set()
-    todo = list(roots)
-    while todo:
-        name = todo.pop()
-        if name not in seen:
-            seen.add(name)
-            todo.extend(deps.get(name, ()))
-    return seen
 
 
 def _breaks(

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 
 from bundler.index.finder import Finder
 from bundler.net.client import HttpClient
+from bundler.net.transport import Transport
 from bundler.request.index_config import IndexConfig
 
 if TYPE_CHECKING:
@@ -17,7 +18,7 @@ if TYPE_CHECKING:
 def make_finder(
     *index_urls: str, offline: bool = False, refresh: bool = False, **options: object
 ) -> Finder:
-    client = HttpClient(offline=offline, refresh=refresh, backoff=0.01)
+    client = HttpClient(offline=offline, refresh=refresh, transport=Transport(backoff=0.01))
     return Finder(IndexConfig(index_urls, **options), client)  # type: ignore[arg-type]
 
 

@@ -17,6 +17,7 @@ from bundler.index.download import DownloadError
 from bundler.index.finder import Finder
 from bundler.net.client import HttpClient
 from bundler.net.errors import HashMismatch
+from bundler.net.transport import Transport
 from bundler.request.index_config import IndexConfig
 from tests.helpers.finder import make_finder, only
 from tests.helpers.index_server import IndexServer
@@ -153,7 +154,7 @@ def test_interrupted_download_resumes_on_the_next_run(
         dists, "big", "1.0", files={"big/blob.bin": blob}, compression=zipfile.ZIP_STORED
     )
     server.fail(path.name, "drop", after=100_000)
-    impatient = HttpClient(retries=0, backoff=0.01)
+    impatient = HttpClient(transport=Transport(retries=0, backoff=0.01))
     first = Finder(IndexConfig((server.index_url(),)), impatient)
     wheel = only(first.files("big"))
     with pytest.raises(NetworkError, match="connection lost"):

@@ -13,7 +13,7 @@ from packaging.utils import NormalizedName, canonicalize_name
 from bundler.index.simple_api import Link, make_link
 from bundler.lock.run import LockOutcome, run_lock
 from bundler.net.client import HttpClient
-from bundler.net.transport import Response
+from bundler.net.transport import Response, Transport
 from bundler.request.index_config import IndexConfig
 from bundler.request.model import LockRequest
 from bundler.request.requirements_file import parse_requirement_arg
@@ -124,7 +124,7 @@ class RecordingClient(HttpClient):
     """The real client, remembering which URLs it was asked for."""
 
     def __init__(self) -> None:
-        super().__init__(backoff=0.01)
+        super().__init__(transport=Transport(backoff=0.01))
         self.urls: list[str] = []
 
     def get(self, url: str, **options: object) -> Response:

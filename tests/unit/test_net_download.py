@@ -14,6 +14,7 @@ from bundler.errors import NetworkError
 from bundler.net.client import HttpClient
 from bundler.net.download import content_range
 from bundler.net.errors import HashMismatch
+from bundler.net.transport import Transport
 from tests.helpers.index_server import IndexServer
 from tests.helpers.progress import Recorder
 from tests.helpers.wheels import build_wheel
@@ -23,7 +24,12 @@ if TYPE_CHECKING:
 
 
 def make_client(tmp_path: Path, *, offline: bool = False, refresh: bool = False) -> HttpClient:
-    return HttpClient(cache_root=tmp_path / "cache", backoff=0.01, offline=offline, refresh=refresh)
+    return HttpClient(
+        cache_root=tmp_path / "cache",
+        offline=offline,
+        refresh=refresh,
+        transport=Transport(backoff=0.01),
+    )
 
 
 @pytest.fixture
@@ -208,7 +214,9 @@ def test_flaky_connection_finishes_as_long_as_bytes_arrive(
     tmp_path: Path, big_server: IndexServer, big: Path
 ) -> None:
     big_server.fail(big.name, "drop", times=100, after=50_000)
-    client = HttpClient(cache_root=tmp_path / "cache", backoff=0.001, retries=1)
+    client = HttpClient(
+        cache_root=tmp_path / "cache", transport=Transport(backoff=0.001, retries=1)
+    )
     dest = tmp_path / big.name
     client.fetch_file(file_url(big_server, big), dest, sha256=sha256_of(big))
     assert dest.read_bytes() == big.read_bytes()
@@ -223,7 +231,9 @@ def test_failed_download_keeps_its_part_for_the_next_run(
     big_server.honor_ranges = False
     big_server.fail(big.name, "drop", times=3, after=100_000)
     dest = tmp_path / big.name
-    client = HttpClient(cache_root=tmp_path / "cache", backoff=0.001, retries=2)
+    client = HttpClient(
+        cache_root=tmp_path / "cache", transport=Transport(backoff=0.001, retries=2)
+    )
     with pytest.raises(NetworkError, match="tried 3 times"):
         client.fetch_file(file_url(big_server, big), dest, sha256=sha256_of(big))
     assert not dest.exists()

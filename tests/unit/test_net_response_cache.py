@@ -12,7 +12,7 @@ from bundler.errors import OfflineMiss
 from bundler.index.simple_api import ACCEPT
 from bundler.net.client import HttpClient
 from bundler.net.response_cache import Entry, cache_control
-from bundler.net.transport import Response
+from bundler.net.transport import Response, Transport
 from tests.helpers.index_server import IndexServer
 from tests.helpers.wheels import build_wheel
 
@@ -35,11 +35,16 @@ def server(dists: Path) -> Iterator[IndexServer]:
 @pytest.fixture
 def client(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> HttpClient:
     monkeypatch.setenv("KBUNDLE_CACHE_DIR", str(tmp_path / "cache"))
-    return HttpClient(backoff=0.01)
+    return HttpClient(transport=Transport(backoff=0.01))
 
 
 def make_client(tmp_path: Path, *, offline: bool = False, refresh: bool = False) -> HttpClient:
-    return HttpClient(cache_root=tmp_path / "cache", backoff=0.01, offline=offline, refresh=refresh)
+    return HttpClient(
+        cache_root=tmp_path / "cache",
+        offline=offline,
+        refresh=refresh,
+        transport=Transport(backoff=0.01),
+    )
 
 
 def page_url(server: IndexServer) -> str:

@@ -10,6 +10,7 @@ import pytest
 
 from bundler.errors import InputError, NetworkError
 from bundler.net.client import HttpClient
+from bundler.net.transport import Transport
 from tests.helpers.index_server import IndexServer
 from tests.helpers.wheels import build_wheel
 
@@ -30,7 +31,12 @@ def server(dists: Path) -> Iterator[IndexServer]:
 
 
 def make_client(tmp_path: Path, *, offline: bool = False, refresh: bool = False) -> HttpClient:
-    return HttpClient(cache_root=tmp_path / "cache", backoff=0.01, offline=offline, refresh=refresh)
+    return HttpClient(
+        cache_root=tmp_path / "cache",
+        offline=offline,
+        refresh=refresh,
+        transport=Transport(backoff=0.01),
+    )
 
 
 def page_url(server: IndexServer) -> str:
@@ -48,7 +54,7 @@ def test_5xx_and_dropped_connections_are_retried(tmp_path: Path, server: IndexSe
 
 def test_persistent_failure_becomes_network_error(tmp_path: Path, server: IndexServer) -> None:
     server.fail("/demo/", "500", times=10)
-    client = HttpClient(cache_root=tmp_path, backoff=0.01, retries=2)
+    client = HttpClient(cache_root=tmp_path, transport=Transport(backoff=0.01, retries=2))
     with pytest.raises(NetworkError, match="tried 3 times"):
         client.get(page_url(server))
     assert server.count() == 3
@@ -58,7 +64,7 @@ def test_connection_refused_is_a_network_error(tmp_path: Path) -> None:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
-    client = HttpClient(cache_root=tmp_path, backoff=0.01, retries=1)
+    client = HttpClient(cache_root=tmp_path, transport=Transport(backoff=0.01, retries=1))
     with pytest.raises(NetworkError) as excinfo:
         client.get(f"http://user:hunter2@127.0.0.1:{port}/simple/x/")
     assert "hunter2" not in str(excinfo.value)

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 from pathlib import Path
 
 from common import (
@@ -38,10 +37,7 @@ from common import (
     tool_env,
 )
 
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover - the project supports 3.10, where kbundle depends on tomli
-    import tomli as tomllib
+from bundler.toml_table import tomllib
 
 KBUNDLE_TIMEOUT = 300.0
 UV_TIMEOUT = 300.0

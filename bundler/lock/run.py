@@ -34,7 +34,6 @@ from bundler.resolve.requirement import Requirement
 from bundler.resolve.shadow_cost import ShadowCost, shadow_costs
 from bundler.resolve.solve import Resolution, resolve, to_lock
 from bundler.resolve.source import PackageSource
-from bundler.target.model import Target
 
 log = logging.getLogger(__name__)
 
@@ -63,11 +62,6 @@ def kept_pins(request: LockRequest) -> dict[NormalizedName, Version]:
         except InvalidVersion:
             continue
     return pins
-
-
-def applies(req: Req, target: Target) -> bool:
-    """Is a top-level requirement's marker true on the target (never the host)?"""
-    return target.marker_true(req.requirement.marker)
 
 
 def _check_supported(reqs: Sequence[Req]) -> None:
@@ -116,7 +110,8 @@ def run_lock(
     roots = [
         Requirement.from_pkg(r.requirement, r.location)
         for r in request.requirements
-        if applies(r, request.target)
+        # Markers are the target's, never the host's.
+        if request.target.marker_true(r.requirement.marker)
     ]
     roots_names = {r.name for r in roots}
     with _source(request, source, client) as source:

@@ -2,17 +2,12 @@
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 import pytest
 
+from bundler.toml_table import tomllib
 from tests.helpers.run import REPO, run_cli
-
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover
-    import tomli as tomllib
 
 LOCKS = sorted((REPO / "lockfiles").glob("pylock.*.toml"))
 

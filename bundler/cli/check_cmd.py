@@ -16,9 +16,9 @@ from bundler.cli.paths import FolderPath
 from bundler.cli.report import plural, report_console, show_path
 from bundler.cli.settings import settings, verbosity_options
 from bundler.errors import InputError
+from bundler.inputs import check_url
 from bundler.lock.pylock_read import read_lock
 from bundler.net.client import HttpClient
-from bundler.request.inputs import check_url
 from bundler.target.manifest import Manifest, load_manifest, parse_manifest
 from bundler.target.model import Target
 from bundler.target.presets import DEFAULT_TARGET, load_target

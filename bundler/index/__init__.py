@@ -1,4 +1,4 @@
-"""Stage 2, the index: which files each project offers, their metadata, their bytes.
+"""The index: which files each project offers, their metadata, their bytes.
 
 Simple Repository API pages (:mod:`.simple_api`); the file finder that asks
 the indexes in priority order (:mod:`.file_finder`); the metadata store that

@@ -1,4 +1,4 @@
-"""Stage 4, the lock: a resolution made durable.
+"""The lock: a resolution made durable.
 
 :func:`~bundler.lock.run.run_lock` is ``kbundle lock`` as a library call: it
 prefetches what the resolver will ask for (:mod:`.prefetch`), resolves, and

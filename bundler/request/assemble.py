@@ -24,10 +24,10 @@ from collections.abc import Sequence
 from packaging.utils import NormalizedName, canonicalize_name
 
 from bundler.errors import InputError
+from bundler.inputs import check_project_name, check_url
 from bundler.lock.model import Lock
 from bundler.request.config import Config
 from bundler.request.index_config import IndexConfig
-from bundler.request.inputs import check_project_name, check_url
 from bundler.request.model import LockOptions, LockRequest
 from bundler.request.pip_config import default_index_url
 from bundler.request.requirements_file import (

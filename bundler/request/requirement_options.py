@@ -4,7 +4,7 @@ logical line splits into its requirement part and its options.
 Only the syntax is checked here (known spelling, value present or absent, the
 form of a URL or ``--hash`` value); what an option does to the request is
 :mod:`bundler.request.requirements_file`'s business. The lexical rules
-(comments, continuations, ``--name=value``) are :mod:`bundler.request.pip_lines`'.
+(comments, continuations, ``--name=value``) are :mod:`bundler.pip_lines`'.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from bundler.errors import InputError
-from bundler.request.pip_lines import split_option
+from bundler.pip_lines import split_option
 
 __all__ = ["Line", "Option", "Where", "hash_value", "split_line", "url_value"]
 

@@ -13,7 +13,7 @@ read the same way pip reads it, in the same order:
 5. what comes before the first ``-option`` is a PEP 508 requirement, the
    rest are options split like a shell would.
 
-Steps 1-3 are :mod:`bundler.request.pip_lines` (shared with ``pip freeze``
+Steps 1-3 are :mod:`bundler.pip_lines` (shared with ``pip freeze``
 manifests), step 5 is :mod:`bundler.request.requirement_options`; this module
 expands variables, checks requirements and hashes, follows ``-r``/``-c`` and
 collects what the options ask for.
@@ -55,8 +55,8 @@ from packaging.requirements import InvalidRequirement, Requirement
 from packaging.utils import InvalidName, NormalizedName, canonicalize_name
 
 from bundler.errors import InputError
-from bundler.request.inputs import check_project_name
-from bundler.request.pip_lines import drop_bom, logical_lines
+from bundler.inputs import check_project_name
+from bundler.pip_lines import drop_bom, logical_lines
 from bundler.request.requirement_options import (
     Line,
     Option,

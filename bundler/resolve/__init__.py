@@ -1,4 +1,4 @@
-"""Stage 3, resolve: a conflict-free closure for the target, and why.
+"""Resolve: a conflict-free closure for the target, and why.
 
 Pure policy over an injected package source: which files are candidates for
 the target (:mod:`.candidates`), the resolvelib provider (:mod:`.provider`),

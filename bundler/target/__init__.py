@@ -1,4 +1,4 @@
-"""Stage 1, the target: the fixed image a bundle must run on.
+"""The target: the fixed image a bundle must run on.
 
 Python version and platform tags (:mod:`.tags`), glibc, CUDA driver and GPU
 architectures (:mod:`.cuda`), and the packages the image already has

@@ -1,4 +1,4 @@
-"""Stage 5b, vendor: locked wheels installed into a ``lib/`` folder that activates itself.
+"""Vendor: locked wheels installed into a ``lib/`` folder that activates itself.
 
 :func:`~bundler.vendor.run.run_vendor` takes a :class:`~.request.VendorRequest`
 and runs the steps: fetch (and build) every locked artifact (:mod:`.fetch`),

@@ -1,4 +1,4 @@
-"""bundler.request.inputs and the errors' OS mapping on their own."""
+"""bundler.inputs and the errors' OS mapping on their own."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from bundler.errors import DiskFull, InputError, KbundleError, environment_error
-from bundler.request.inputs import MAX_NAME_LENGTH, check_project_name, check_url
+from bundler.inputs import MAX_NAME_LENGTH, check_project_name, check_url
 
 
 @pytest.mark.parametrize(

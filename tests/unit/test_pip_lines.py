@@ -1,10 +1,10 @@
-"""Tests for bundler.request.pip_lines: the line syntax requirement files and freezes share."""
+"""Tests for bundler.pip_lines: the line syntax requirement files and freezes share."""
 
 from __future__ import annotations
 
 import pytest
 
-from bundler.request.pip_lines import (
+from bundler.pip_lines import (
     drop_bom,
     is_comment_line,
     join_continuations,

@@ -27,7 +27,7 @@ import re
 from typing import TYPE_CHECKING, Literal, TypeAlias
 
 from bundler.errors import InputError
-from bundler.request.pip_lines import drop_bom, is_comment_line, split_lines, strip_comment
+from bundler.pip_lines import drop_bom, is_comment_line, split_lines, strip_comment
 from bundler.target.manifest.dist import InstalledDist, Manifest
 from bundler.target.manifest.freeze import looks_like_requirement, parse_freeze
 from bundler.target.manifest.installed_table import (

@@ -2,7 +2,7 @@
 
 ``name==version`` (or ``===``), ``name @ url`` and ``-e location`` lines, with
 ``#`` comments and blank lines; the line syntax (line breaks, comments,
-``--option=value``) is :mod:`bundler.request.pip_lines`', shared with
+``--option=value``) is :mod:`bundler.pip_lines`', shared with
 requirement files. The version of a ``name @ url`` line comes from the wheel or
 sdist file name in the URL (``%2B`` decoded), or is unknown (``None``) for VCS
 URLs and directories.
@@ -44,7 +44,7 @@ from packaging.utils import (
 from packaging.version import InvalidVersion, Version
 
 from bundler.errors import InputError
-from bundler.request.pip_lines import is_comment_line, split_lines, split_option, strip_comment
+from bundler.pip_lines import is_comment_line, split_lines, split_option, strip_comment
 from bundler.target.manifest.dist import InstalledDist, Manifest
 
 __all__ = ["looks_like_requirement", "parse_freeze"]

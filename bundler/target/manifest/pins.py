@@ -13,7 +13,7 @@ import re
 from packaging.utils import canonicalize_name
 from packaging.version import InvalidVersion, Version
 
-from bundler.request.pip_lines import split_lines, strip_comment
+from bundler.pip_lines import split_lines, strip_comment
 from bundler.target.manifest.dist import InstalledDist, Manifest
 
 __all__ = ["is_pin_line", "parse_pins"]

@@ -14,7 +14,7 @@ from importlib import resources
 from pathlib import Path
 
 from bundler.errors import InputError, KbundleError
-from bundler.request.inputs import check_project_name
+from bundler.inputs import check_project_name
 from bundler.target.file import load_target_file, parse_target_toml
 from bundler.target.manifest import Manifest, load_manifest
 from bundler.target.model import IndexFacts, Target

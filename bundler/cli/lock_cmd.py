@@ -9,7 +9,7 @@ import click
 
 from bundler.cli.options import lock_inputs, replace_option
 from bundler.cli.output_file import check_replacement, write_output
-from bundler.cli.report import report_lock, vendor_bytes
+from bundler.cli.report import report_lock
 from bundler.cli.settings import settings, verbosity_options
 from bundler.lock.pylock_read import read_lock
 from bundler.lock.pylock_write import render_lock
@@ -38,7 +38,7 @@ def lock_json(outcome: LockOutcome, path: Path) -> dict[str, object]:
         "target": lock.target_name,
         "lock": str(path),
         "seconds": round(outcome.seconds, 3),
-        "vendor_bytes": vendor_bytes(lock),
+        "vendor_bytes": lock.vendor_bytes,
         "packages": packages,
         "notes": outcome.resolution.notes,
         "warnings": [*outcome.resolution.warnings, *outcome.warnings],

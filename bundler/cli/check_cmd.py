@@ -16,28 +16,11 @@ from bundler.cli.paths import FolderPath
 from bundler.cli.report import plural, report_console, show_path
 from bundler.cli.settings import settings, verbosity_options
 from bundler.errors import InputError
-from bundler.inputs import check_url
 from bundler.lock.pylock_read import read_lock
-from bundler.net.client import HttpClient
-from bundler.target.manifest import Manifest, load_manifest, parse_manifest
+from bundler.target.manifest import load_manifest_from
 from bundler.target.model import Target
 from bundler.target.presets import DEFAULT_TARGET, load_target
 from bundler.vendor.libdest import MARKER
-
-
-def _manifest(spec: str) -> tuple[Manifest, str]:
-    """A manifest from a file or an http(s) URL (fetched through kbundle's cache)."""
-    if "://" in spec and not spec.startswith("file://"):
-        check_url(spec, "--manifest")
-        response = HttpClient().get(spec)
-        response.raise_for_status()
-        try:
-            text = response.body.decode("utf-8-sig")
-        except UnicodeDecodeError as exc:
-            raise InputError("is not UTF-8 text", source=spec) from exc
-        return parse_manifest(text, spec), spec
-    path = Path(spec.removeprefix("file://"))
-    return load_manifest(path), str(path)
 
 
 def _print_cuda_libraries(console: Console, lib: Path, target: Target) -> None:
@@ -132,7 +115,7 @@ def check(
     """
     s = settings()
     config = s.config
-    installed = _manifest(manifest) if manifest else None
+    installed = load_manifest_from(manifest) if manifest else None
     t = load_target(target or config.target, preloaded=preloaded, installed=installed)
     # The target was loaded above; a --manifest changes its packages, not its name.
     default_lock = config.lock_path(t.name)

@@ -9,14 +9,15 @@ import click
 
 from bundler.cli.options import lock_inputs, replace_option
 from bundler.cli.output_file import check_replacement, write_output
-from bundler.cli.report import report_lock, vendor_bytes
+from bundler.cli.report import report_lock
 from bundler.cli.settings import settings, verbosity_options
 from bundler.lock.pylock_read import read_lock
 from bundler.lock.pylock_write import render_lock
 from bundler.lock.requirements_txt import render_requirements_txt
 from bundler.lock.run import LockOutcome, run_lock
-from bundler.request.assemble import gather_request, request_target
+from bundler.request.assemble import request_target
 from bundler.request.model import LockOptions
+from bundler.request.relock import relock_request
 
 
 def lock_json(outcome: LockOutcome, path: Path) -> dict[str, object]:
@@ -38,7 +39,7 @@ def lock_json(outcome: LockOutcome, path: Path) -> dict[str, object]:
         "target": lock.target_name,
         "lock": str(path),
         "seconds": round(outcome.seconds, 3),
-        "vendor_bytes": vendor_bytes(lock),
+        "vendor_bytes": lock.vendor_bytes,
         "packages": packages,
         "notes": outcome.resolution.notes,
         "warnings": [*outcome.resolution.warnings, *outcome.warnings],
@@ -85,13 +86,7 @@ def lock(
     t = request_target(inputs, config)
     path = output or config.lock_path(t.name)
     existing = read_lock(path) if path.is_file() else None
-    request = gather_request(
-        inputs,
-        config,
-        requirements=requirements,
-        target=t,
-        previous=None if inputs.upgrade else existing,
-    )
+    request = relock_request(inputs, config, requirements=requirements, target=t, existing=existing)
     replacing = check_replacement(existing, request, path, replace)
     outcome = run_lock(request)
     write_output(path, render_lock(outcome.lock).encode(), what="the lock", option="-o/--output")

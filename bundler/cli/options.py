@@ -77,24 +77,32 @@ index_options = _compose(
     click.option("--refresh", is_flag=True, help="Revalidate every cached index page."),
 )
 
+
+def _pip_files_option(short: str, long: str, name: str, help: str) -> Callable[[F], F]:
+    """A repeatable option naming pip-format files (``-r``, ``-c``)."""
+    return click.option(
+        short,
+        long,
+        name,
+        multiple=True,
+        type=click.Path(path_type=Path, dir_okay=False),
+        metavar="FILE",
+        help=help,
+    )
+
+
 resolve_options = _compose(
-    click.option(
+    _pip_files_option(
         "-r",
         "--requirement",
         "requirement_files",
-        multiple=True,
-        type=click.Path(path_type=Path, dir_okay=False),
-        metavar="FILE",
-        help="Read requirements from a pip requirements file (repeatable).",
+        "Read requirements from a pip requirements file (repeatable).",
     ),
-    click.option(
+    _pip_files_option(
         "-c",
         "--constraint",
         "constraint_files",
-        multiple=True,
-        type=click.Path(path_type=Path, dir_okay=False),
-        metavar="FILE",
-        help="Constrain versions with a pip constraints file (repeatable).",
+        "Constrain versions with a pip constraints file (repeatable).",
     ),
     click.option(
         "--build",

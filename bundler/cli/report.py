@@ -17,7 +17,6 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from rich.console import Console
 
-    from bundler.lock.model import Lock
     from bundler.lock.run import LockOutcome
 
 
@@ -94,11 +93,6 @@ def print_notes(console: Console, notes: Iterable[str] = (), warnings: Iterable[
         )
 
 
-def vendor_bytes(lock: Lock) -> int:
-    """Bytes of the files the lock downloads (wheels, and sdists to build)."""
-    return sum((artifact.size or 0) for p in lock.vendored if (artifact := p.wheel or p.sdist))
-
-
 def report_lock(outcome: LockOutcome, path: Path, replacing: str | None = None) -> None:
     """The report of a lock written to ``path``, on stderr (``replacing``: a warning first)."""
     lock = outcome.lock
@@ -120,7 +114,7 @@ def report_lock(outcome: LockOutcome, path: Path, replacing: str | None = None) 
     console.print(
         f"{plural(len(lock.packages), 'package')} for {lock.target_name}: "
         f"{len(lock.image)} from the image, {len(lock.vendored)} to vendor "
-        f"({human_size(vendor_bytes(lock))} to download); "
+        f"({human_size(lock.vendor_bytes)} to download); "
         f"resolved in {outcome.seconds:.2f}s -> {show_path(path)}",
         highlight=False,
     )

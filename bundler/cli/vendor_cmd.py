@@ -25,8 +25,9 @@ from bundler.errors import InputError
 from bundler.lock.pylock_read import read_lock
 from bundler.lock.pylock_write import render_lock
 from bundler.lock.run import run_lock
-from bundler.request.assemble import gather_request, request_target
+from bundler.request.assemble import request_target
 from bundler.request.model import LockOptions
+from bundler.request.relock import plan_vendor_lock
 from bundler.vendor.bootstrap import SNIPPET
 from bundler.vendor.libdest import check_destination
 from bundler.vendor.request import VendorRequest
@@ -170,41 +171,19 @@ def vendor(
     path = lock_path or config.lock_path(t.name)
     if wheelhouse is None:
         lib = check_destination(lib or config.lib_path(), force=force)  # before any slow step
-    # Lock first when there is no lock yet or new requirements are given
-    # (keeping the existing pins that still fit, as `kbundle lock` does).
-    relock = bool(requirements or inputs.requirement_files) or not path.is_file()
-    if not path.is_file() and not (
-        requirements or inputs.requirement_files or config.requirements or config.requirements_files
-    ):
-        raise InputError(
-            "no such lock file, and no requirements to lock it from",
-            source=str(path),
-            hint=f"Write it first with `kbundle lock REQUIREMENT... -o {path}`, or give "
-            "requirements to `kbundle vendor` to lock them now.",
-        )
-    from_config = bool(config.requirements or config.requirements_files)
-    existing = read_lock(path) if (relock or from_config) and path.is_file() else None
-    request = gather_request(
-        inputs,
-        config,
-        requirements=requirements,
-        target=t,
-        previous=None if inputs.upgrade else existing,
-        require_input=relock,
+    existing = read_lock(path) if path.is_file() else None
+    plan = plan_vendor_lock(
+        inputs, config, requirements=requirements, target=t, path=path, existing=existing
     )
-    if not relock and existing is not None and from_config:
-        # [tool.kbundle] requirements are the record of what is wanted: edited
-        # since the lock was made, they are locked again, not silently ignored.
-        relock = request.locked_for_other(existing)
-    if relock:
+    request = plan.request
+    lock = plan.reuse
+    if lock is None:  # missing or out of date: lock first
         replacing = check_replacement(existing, request, path, replace)
         locked = run_lock(request)
         write_output(path, render_lock(locked.lock).encode(), what="the lock", option="--lock")
         if not s.quiet:
             report_lock(locked, path, replacing)
         lock = locked.lock
-    else:
-        lock = read_lock(path)
     check_lock_matches_target(lock, t, str(path))
     vendor_request = VendorRequest(
         lock=lock,

@@ -70,3 +70,11 @@ class Lock:
     @property
     def image(self) -> tuple[LockedPackage, ...]:
         return tuple(p for p in self.packages if p.source == "image")
+
+    @property
+    def vendor_bytes(self) -> int:
+        """Bytes of the files the lock downloads (wheels, and sdists to build).
+
+        A file whose size the index did not give counts 0.
+        """
+        return sum((artifact.size or 0) for p in self.vendored if (artifact := p.wheel or p.sdist))

@@ -6,5 +6,6 @@ Requirement arguments and files (:mod:`.requirements_file`, its options in
 (:mod:`.pip_config`) and the index settings they make (:mod:`.index_config`),
 merged with one precedence (command line > requirement files > pyproject >
 pip config) into a :class:`~bundler.request.model.LockRequest` by
-:mod:`.assemble`.
+:mod:`.assemble`; :mod:`.relock` decides whether ``kbundle vendor`` must lock
+first.
 """

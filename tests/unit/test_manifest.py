@@ -12,7 +12,14 @@ from pathlib import Path
 import pytest
 
 from bundler.errors import InputError
-from bundler.target.manifest import InstalledDist, load_manifest, parse_manifest
+from bundler.net.errors import HttpStatusError
+from bundler.net.transport import Response
+from bundler.target.manifest import (
+    InstalledDist,
+    load_manifest,
+    load_manifest_from,
+    parse_manifest,
+)
 from tests.helpers.manifest import SRC, versions
 from tests.helpers.run import SHARED_TARGETS
 
@@ -152,3 +159,60 @@ def test_load_manifest_error_inside_file_names_path_and_line(tmp_path: Path) -> 
     path.write_text("numpy==2.0.2\nnumpy=1.0\n", encoding="utf-8")
     with pytest.raises(InputError, match=re.escape(f"{path}:2: cannot read 'numpy=1.0'")):
         load_manifest(path)
+
+
+# ----------------------------------------------------------------- load_manifest_from
+
+URL = "https://images.example/kaggle/freeze.txt"
+
+
+class FakeClient:
+    """Answers every GET with one status and body, and records the URLs asked for."""
+
+    def __init__(self, body: bytes, status: int = 200) -> None:
+        self.body = body
+        self.status = status
+        self.urls: list[str] = []
+
+    def get(self, url: str) -> Response:
+        self.urls.append(url)
+        return Response(url, self.status, {}, self.body)
+
+
+def test_a_manifest_url_is_fetched_and_named_by_its_url() -> None:
+    client = FakeClient(b"\xef\xbb\xbfnumpy==2.0.2\r\nsix==1.16.0\r\n")
+
+    manifest, source = load_manifest_from(URL, client)
+
+    assert {n: d.version for n, d in manifest.items()} == {"numpy": "2.0.2", "six": "1.16.0"}
+    assert source == URL and client.urls == [URL]
+
+
+def test_a_manifest_url_that_answers_an_error_status_fails_as_the_network_does() -> None:
+    with pytest.raises(HttpStatusError, match="HTTP 404"):
+        load_manifest_from(URL, FakeClient(b"not found", status=404))
+
+
+def test_a_manifest_url_that_is_not_utf8_names_the_url() -> None:
+    with pytest.raises(InputError, match=re.escape(f"{URL}: is not UTF-8 text")):
+        load_manifest_from(URL, FakeClient(b"numpy==2.0.2\n# caf\xe9\n"))
+
+
+def test_a_manifest_url_kbundle_cannot_fetch_is_refused_before_any_request() -> None:
+    client = FakeClient(b"")
+
+    with pytest.raises(InputError) as info:
+        load_manifest_from("ftp://images.example/freeze.txt", client)
+
+    assert info.value.source == "--manifest" and client.urls == []
+
+
+def test_a_path_or_file_url_is_read_from_disk_not_fetched(tmp_path: Path) -> None:
+    path = tmp_path / "m.txt"
+    path.write_text("numpy==2.0.2\n", encoding="utf-8")
+    client = FakeClient(b"")
+
+    for spec in (str(path), path.as_uri()):
+        manifest, source = load_manifest_from(spec, client)
+        assert list(manifest) == ["numpy"] and source == str(path)
+    assert client.urls == []

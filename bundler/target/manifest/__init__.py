@@ -14,6 +14,8 @@ Dockerfile/config pins
     :mod:`.pins`, ``KEY_VERSION=value`` lines; used only when the text has no
     freeze requirement lines.
 
+:func:`load_manifest` reads a file, and :func:`load_manifest_from` a file or
+an http(s) URL (``kbundle check --manifest``: an image's published list).
 Files may carry a UTF-8 BOM and CRLF line endings. Every problem is an
 :class:`~bundler.errors.InputError` naming the source and, where there is one,
 the 1-based line. The names below are the package's public surface; the format
@@ -24,9 +26,11 @@ from __future__ import annotations
 
 import json
 import re
-from typing import TYPE_CHECKING, Literal, TypeAlias
+from pathlib import Path
+from typing import TYPE_CHECKING, Literal, Protocol, TypeAlias
 
 from bundler.errors import InputError
+from bundler.inputs import check_url
 from bundler.pip_lines import drop_bom, is_comment_line, split_lines, strip_comment
 from bundler.target.manifest.dist import InstalledDist, Manifest
 from bundler.target.manifest.freeze import looks_like_requirement, parse_freeze
@@ -39,7 +43,7 @@ from bundler.target.manifest.json_list import parse_json_list
 from bundler.target.manifest.pins import is_pin_line, parse_pins
 
 if TYPE_CHECKING:
-    import pathlib
+    from bundler.net.transport import Response
 
 __all__ = [
     "InstalledDist",
@@ -47,6 +51,7 @@ __all__ = [
     "installed_from_table",
     "installed_to_table",
     "load_manifest",
+    "load_manifest_from",
     "parse_manifest",
 ]
 
@@ -60,7 +65,15 @@ _TOML_HEADER_RE = re.compile(rf"^\[\[?\s*{_TOML_KEY}(?:\s*\.\s*{_TOML_KEY})*\s*\
 _Format: TypeAlias = Literal["freeze", "json", "toml", "pins"]
 
 
-def load_manifest(path: pathlib.Path) -> Manifest:
+class Getter(Protocol):
+    """The part of :class:`~bundler.net.client.HttpClient` a manifest URL needs."""
+
+    def get(self, url: str) -> Response:
+        """A complete response for ``url`` (any status), possibly from the cache."""
+        ...
+
+
+def load_manifest(path: Path) -> Manifest:
     """Read and parse the image manifest at ``path`` (any format :func:`parse_manifest` knows).
 
     Raises :class:`InputError` naming the file if it is missing, unreadable or not
@@ -76,6 +89,32 @@ def load_manifest(path: pathlib.Path) -> Manifest:
     except OSError as exc:
         raise InputError(f"cannot read: {exc.strerror or exc}.", source=source) from None
     return parse_manifest(_decode_utf8(data, source), source)
+
+
+def load_manifest_from(spec: str, client: Getter | None = None) -> tuple[Manifest, str]:
+    """The manifest at ``spec``, a file or a URL, and the source to name it by.
+
+    An http(s) URL is fetched with ``client`` (default: an
+    :class:`~bundler.net.client.HttpClient`, so through kbundle's cache); a
+    ``file://`` URL or anything else is a path, read by :func:`load_manifest`.
+    """
+    if "://" in spec and not spec.startswith("file://"):
+        check_url(spec, "--manifest")
+        if client is None:
+            # Imported here: only a URL needs the network stack, and every
+            # target load imports this package.
+            from bundler.net.client import HttpClient
+
+            client = HttpClient()
+        response = client.get(spec)
+        response.raise_for_status()
+        try:
+            text = response.body.decode("utf-8-sig")
+        except UnicodeDecodeError as exc:
+            raise InputError("is not UTF-8 text", source=spec) from exc
+        return parse_manifest(text, spec), spec
+    path = Path(spec.removeprefix("file://"))
+    return load_manifest(path), str(path)
 
 
 def parse_manifest(text: str, source: str) -> Manifest:

@@ -13,7 +13,7 @@ from __future__ import annotations
 import logging
 import tempfile
 import threading
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from types import TracebackType
@@ -24,10 +24,9 @@ from bundler.build.builder import prepare_metadata
 from bundler.errors import KbundleError
 from bundler.index.finder import Finder
 from bundler.index.simple_api import Link
+from bundler.resolve.source import Chooser
 
 log = logging.getLogger(__name__)
-
-Chooser = Callable[[Sequence[Link]], "Link | None"]
 
 
 class PrefetchingSource:
@@ -36,7 +35,7 @@ class PrefetchingSource:
     def __init__(self, finder: Finder, workers: int = 16) -> None:
         self.finder = finder
         self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="kbundle-prefetch")
-        self._seen: set[NormalizedName] = set()
+        self._seen: set[tuple[NormalizedName, str]] = set()
         self._links: set[str] = set()
         self._lock = threading.Lock()
 
@@ -69,12 +68,15 @@ class PrefetchingSource:
             sdist = self.finder.download(link, Path(tmp))
             return prepare_metadata(sdist, link.sha256 or link.url)
 
-    def hint(self, names: Iterable[tuple[NormalizedName, Chooser]]) -> None:
-        for name, choose in names:
+    def hint(self, wants: Iterable[tuple[NormalizedName, str, Chooser]]) -> None:
+        for name, key, choose in wants:
+            # Once per (name, specifier): another requirement on the same name
+            # may want another version's metadata; the finder's memo makes a
+            # repeated page or file free.
             with self._lock:
-                if name in self._seen:
+                if (name, key) in self._seen:
                     continue
-                self._seen.add(name)
+                self._seen.add((name, key))
             self._pool.submit(self._warm, name, choose)
 
     def _warm(self, name: NormalizedName, choose: Chooser) -> None:

@@ -26,7 +26,7 @@ from bundler.index.metadata import DistMetadata, parse_core_metadata, parse_requ
 from bundler.index.simple_api import Link
 from bundler.resolve.candidates import Candidate, Offer, build_offer, tag_ranks
 from bundler.resolve.requirement import PYTHON, Requirement, is_pin, mentions_pre, split_identifier
-from bundler.resolve.source import PackageSource
+from bundler.resolve.source import Chooser, PackageSource
 from bundler.target.model import Target
 
 log = logging.getLogger(__name__)
@@ -294,7 +294,9 @@ class TargetProvider(AbstractProvider[Requirement, Candidate, str]):
             )
         deps.extend(self._marker_filtered(meta, candidate))
         self.source.hint(
-            (d.name, self._best_link) for d in deps if d.name != PYTHON and not self._image_fits(d)
+            (d.name, str(d.specifier), self._chooser(d.specifier))
+            for d in deps
+            if d.name != PYTHON and not self._image_fits(d)
         )
         return deps
 
@@ -315,13 +317,22 @@ class TargetProvider(AbstractProvider[Requirement, Candidate, str]):
         image = self.image_candidate(req.name)
         return image is not None and req.specifier.contains(image.version, prereleases=True)
 
-    def _best_link(self, links: Sequence[Link]) -> Link | None:
-        """The file whose metadata the resolver will want first for these links."""
-        if not links:
+    def _chooser(self, specifier: SpecifierSet) -> Chooser:
+        """The file whose metadata the resolver will want first for a requirement:
+        the best candidate its specifier allows. Not simply the newest: an LLM
+        stack pins exact versions (vllm: ``torch==2.9.0``), and prefetching the
+        newest torch left the resolver to fetch the pinned one itself, in turn."""
+
+        def choose(links: Sequence[Link]) -> Link | None:
+            if not links:
+                return None
+            # The same memoised offer the resolver uses (``links`` are the source's).
+            for candidate in self.offer(links[0].project).candidates:
+                if specifier.contains(candidate.version):
+                    return candidate.link
             return None
-        # The same memoised offer the resolver uses (``links`` are the source's).
-        offer = self.offer(links[0].project)
-        return offer.candidates[0].link if offer.candidates else None
+
+        return choose
 
     def _marker_filtered(self, meta: DistMetadata, candidate: Candidate) -> Iterator[Requirement]:
         wanted = candidate.extras

@@ -14,6 +14,9 @@ from packaging.utils import NormalizedName
 
 from bundler.index.simple_api import Link
 
+#: Picks, from a project's files, the one whose metadata the resolver will want.
+Chooser = Callable[[Sequence[Link]], "Link | None"]
+
 
 class PackageSource(Protocol):
     """Where the provider gets files and metadata (an index, a fake in tests)."""
@@ -33,8 +36,7 @@ class PackageSource(Protocol):
     def prefetch(self, links: Sequence[Link]) -> None:
         """Metadata of ``links`` will probably be asked for soon (fetch it in the background)."""
 
-    def hint(
-        self, names: Iterable[tuple[NormalizedName, Callable[[Sequence[Link]], Link | None]]]
-    ) -> None:
-        """Names the resolver will probably ask about next, with a chooser of the
-        file whose metadata it will want (a cue to fetch both in the background)."""
+    def hint(self, wants: Iterable[tuple[NormalizedName, str, Chooser]]) -> None:
+        """Requirements the resolver will probably ask about next: a name, a key
+        for the requirement's specifier and a chooser of the file whose metadata
+        it will want (a cue to fetch both in the background, once per key)."""

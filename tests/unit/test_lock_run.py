@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import replace
 from pathlib import Path
 
@@ -17,6 +17,7 @@ from bundler.net.transport import Response, Transport
 from bundler.request.index_config import IndexConfig
 from bundler.request.model import LockRequest
 from bundler.request.requirements_file import parse_requirement_arg
+from bundler.resolve.source import Chooser
 from bundler.target.presets import load_preset
 from tests.helpers.index_server import IndexServer
 from tests.helpers.wheels import build_wheel, core_metadata
@@ -62,9 +63,7 @@ class MemorySource:
     def prefetch(self, links: Sequence[Link]) -> None:
         pass
 
-    def hint(
-        self, names: Iterable[tuple[NormalizedName, Callable[[Sequence[Link]], Link | None]]]
-    ) -> None:
+    def hint(self, wants: Iterable[tuple[NormalizedName, str, Chooser]]) -> None:
         pass
 
 

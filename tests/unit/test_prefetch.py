@@ -92,15 +92,31 @@ def test_a_hint_fetches_the_page_and_the_chosen_files_metadata_once() -> None:
         return newest(links)
 
     with source_over(finder) as source:
-        source.hint([(name("demo"), choose), (name("demo"), choose)])
-        source.hint([(name("demo"), choose), (name("unknown"), newest)])
+        source.hint([(name("demo"), "", choose), (name("demo"), "", choose)])
+        source.hint([(name("demo"), "", choose), (name("unknown"), "", newest)])
         calls = finder.wait_for(3)
     assert calls == [
         ("files", "demo"),
         ("files", "unknown"),
         ("metadata", "demo-2.0-py3-none-any.whl"),
     ]
-    assert seen == [demo]  # one name is warmed once, however often it is hinted
+    assert seen == [demo]  # one requirement is warmed once, however often it is hinted
+
+
+def test_another_specifier_on_a_hinted_name_warms_its_own_file() -> None:
+    demo = [link("demo-1.0-py3-none-any.whl"), link("demo-2.0-py3-none-any.whl")]
+    finder = FakeFinder({"demo": demo})
+
+    def oldest(links: Sequence[Link]) -> Link | None:
+        return min(links, key=lambda each: each.version)
+
+    with source_over(finder) as source:
+        source.hint([(name("demo"), "", newest)])
+        calls = finder.wait_for(2)
+        source.hint([(name("demo"), "==1.0", oldest)])
+        calls = finder.wait_for(4)
+    assert ("metadata", "demo-1.0-py3-none-any.whl") in calls
+    assert ("metadata", "demo-2.0-py3-none-any.whl") in calls
 
 
 def test_prefetch_warms_each_file_once() -> None:
@@ -118,7 +134,7 @@ def test_background_failures_are_left_for_the_resolver_to_meet() -> None:
     broken = link("broken-1.0-py3-none-any.whl")
     finder = FakeFinder({"gone": []}, broken=frozenset({"gone", broken.filename}))
     with source_over(finder) as source:
-        source.hint([(name("gone"), newest)])
+        source.hint([(name("gone"), "", newest)])
         source.prefetch([broken])
         assert finder.wait_for(2) == [("files", "gone"), ("metadata", broken.filename)]
         # Nothing was raised in the background; asked directly, it fails.

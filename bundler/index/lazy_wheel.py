@@ -50,6 +50,8 @@ _EOCD_SIG = b"PK\x05\x06"
 _ZIP64_LOCATOR_SIG = b"PK\x06\x07"
 _ZIP64_EOCD_SIG = b"PK\x06\x06"
 _CENTRAL_SIG = b"PK\x01\x02"
+#: Longest ``<name>-<version>.dist-info`` folder looked for (PEP 503 names are short).
+_MAX_DIST_INFO_NAME = 512
 _LOCAL_SIG = b"PK\x03\x04"
 _ZIP64_EXTRA_ID = 0x0001
 _UTF8_FLAG = 0x800
@@ -156,29 +158,61 @@ def parse_central_directory(data: bytes) -> list[ZipMember]:
     members = []
     position = 0
     while position < len(data):
-        if len(data) - position < _CENTRAL.size or data[position : position + 4] != _CENTRAL_SIG:
-            raise InvalidWheel(f"bad central directory entry at byte {position}")
-        fields = _CENTRAL.unpack_from(data, position)
-        flags, method, crc = fields[3], fields[4], fields[7]
-        name_length, extra_length, comment_length = fields[10], fields[11], fields[12]
-        start = position + _CENTRAL.size
-        if start + name_length + extra_length + comment_length > len(data):
-            raise InvalidWheel(f"truncated central directory entry at byte {position}")
-        raw_name = data[start : start + name_length]
-        extra = data[start + name_length : start + name_length + extra_length]
-        file_size, compressed_size, header_offset = _apply_zip64_extra(
-            extra, fields[9], fields[8], fields[16]
-        )
-        # Names are UTF-8 when flag 11 is set, else code page 437 (the zip spec).
-        try:
-            name = raw_name.decode("utf-8" if flags & _UTF8_FLAG else "cp437")
-        except UnicodeDecodeError as exc:
-            raise InvalidWheel(f"undecodable member name {raw_name!r}") from exc
-        members.append(
-            ZipMember(name, flags, method, crc, compressed_size, file_size, header_offset)
-        )
-        position = start + name_length + extra_length + comment_length
+        member, position = _parse_entry(data, position)
+        members.append(member)
     return members
+
+
+def _parse_entry(data: bytes, position: int) -> tuple[ZipMember, int]:
+    """The central directory entry at ``position``, and where the next one starts."""
+    if len(data) - position < _CENTRAL.size or data[position : position + 4] != _CENTRAL_SIG:
+        raise InvalidWheel(f"bad central directory entry at byte {position}")
+    fields = _CENTRAL.unpack_from(data, position)
+    flags, method, crc = fields[3], fields[4], fields[7]
+    name_length, extra_length, comment_length = fields[10], fields[11], fields[12]
+    start = position + _CENTRAL.size
+    if start + name_length + extra_length + comment_length > len(data):
+        raise InvalidWheel(f"truncated central directory entry at byte {position}")
+    raw_name = data[start : start + name_length]
+    extra = data[start + name_length : start + name_length + extra_length]
+    file_size, compressed_size, header_offset = _apply_zip64_extra(
+        extra, fields[9], fields[8], fields[16]
+    )
+    # Names are UTF-8 when flag 11 is set, else code page 437 (the zip spec).
+    try:
+        name = raw_name.decode("utf-8" if flags & _UTF8_FLAG else "cp437")
+    except UnicodeDecodeError as exc:
+        raise InvalidWheel(f"undecodable member name {raw_name!r}") from exc
+    member = ZipMember(name, flags, method, crc, compressed_size, file_size, header_offset)
+    return member, start + name_length + extra_length + comment_length
+
+
+def find_metadata_entries(data: bytes) -> list[ZipMember]:
+    """The entries of a central directory whose names end in ``.dist-info/METADATA``.
+
+    A torch or vllm wheel lists tens of thousands of files: decoding every
+    entry in Python cost more CPU than the rest of a cold lock's metadata
+    reads. The name is found with one ``bytes.find`` per hit instead, and its
+    entry's header is the signature that precedes it by the fixed header size
+    with a name length that ends exactly there. Names in the entry's extra or
+    comment fields cannot pass that check, so a hit is a real entry.
+    """
+    found = []
+    suffix = b".dist-info/METADATA"
+    hit = data.find(suffix)
+    while hit >= 0:
+        end = hit + len(suffix)
+        # Project and version names are short; a longer name is not a wheel's.
+        low = max(0, hit - _CENTRAL.size - _MAX_DIST_INFO_NAME)
+        header = data.rfind(_CENTRAL_SIG, low, hit)
+        while header >= 0:
+            start = header + _CENTRAL.size
+            if start <= hit and _CENTRAL.unpack_from(data, header)[10] == end - start:
+                found.append(_parse_entry(data, header)[0])
+                break
+            header = data.rfind(_CENTRAL_SIG, low, header)
+        hit = data.find(suffix, end)
+    return found
 
 
 def select_metadata_name(names: Iterable[str], wheel_filename: str) -> str:
@@ -300,10 +334,15 @@ def fetch_wheel_metadata(
     directory, zip64_record = parse_end_of_central_directory(data, size - len(data))
     if zip64_record is not None:
         directory = parse_zip64_end_record(remote.read(zip64_record, _ZIP64_EOCD.size))
-    members = parse_central_directory(remote.read(directory.offset, directory.size))
-    if len(members) != directory.entries:
-        raise InvalidWheel("the central directory does not hold the announced entries")
-    by_name = {member.name: member for member in members}
+    central = remote.read(directory.offset, directory.size)
+    candidates = [m for m in find_metadata_entries(central) if m.name.count("/") == 1]
+    if len(candidates) != 1:
+        # None, or several .dist-info folders (a broken wheel): read every
+        # entry and let the project's name decide.
+        candidates = parse_central_directory(central)
+        if len(candidates) != directory.entries:
+            raise InvalidWheel("the central directory does not hold the announced entries")
+    by_name = {member.name: member for member in candidates}
     member = by_name[select_metadata_name(by_name, wheel_filename)]
     # One request for local header + data: guess the header's length from the
     # central entry, plus slack for a longer local extra field.

@@ -14,6 +14,7 @@ from bundler.index.lazy_wheel import (
     InvalidWheel,
     ZipMember,
     fetch_wheel_metadata,
+    find_metadata_entries,
     inflate_member,
     local_data_offset,
     metadata_from_wheel_file,
@@ -212,3 +213,37 @@ def test_metadata_from_wheel_file(tmp_path: Path) -> None:
     broken.write_bytes(b"not a zip")
     with pytest.raises(InvalidWheel, match="not a readable wheel"):
         metadata_from_wheel_file(broken, broken.name)
+
+
+def _central(data: bytes) -> bytes:
+    directory, _ = parse_end_of_central_directory(data[-200:], len(data) - 200)
+    return data[directory.offset : directory.offset + directory.size]
+
+
+def test_the_metadata_entry_is_found_without_reading_every_entry(tmp_path: Path) -> None:
+    data, _ = wheel_bytes(tmp_path)
+    central = _central(data)
+    expected = {m.name: m for m in parse_central_directory(central)}[METADATA]
+    assert find_metadata_entries(central) == [expected]
+
+
+def test_look_alike_names_and_comments_are_not_the_metadata_entry() -> None:
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w") as archive:
+        archive.writestr("demo-1.0.dist-info/METADATA.orig", b"old")
+        noted = zipfile.ZipInfo("demo/__init__.py")
+        noted.comment = b"see demo-1.0.dist-info/METADATA"
+        archive.writestr(noted, b"")
+        archive.writestr(METADATA, b"Name: demo\n")
+    names = [m.name for m in find_metadata_entries(_central(out.getvalue()))]
+    assert names == [METADATA]
+
+
+def test_a_wheel_with_two_dist_info_folders_is_read_in_full() -> None:
+    # A broken wheel with two .dist-info folders: the fast path finds two and
+    # falls back to the full directory, where the project's name decides.
+    zip_bytes = handmade_zip(
+        {"other-2.0.dist-info/METADATA": b"Name: other\n", METADATA: b"Name: demo\n"}
+    )
+    got = fetch_wheel_metadata(BytesFetcher(zip_bytes), "u", "demo-1.0-py3-none-any.whl")
+    assert got == b"Name: demo\n"

@@ -19,10 +19,11 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import itertools
 import logging
 import os
 import sys
-import tempfile
+import threading
 import time
 from pathlib import Path
 from typing import IO, TYPE_CHECKING
@@ -104,13 +105,8 @@ def atomic_writer(path: Path) -> Iterator[IO[bytes]]:
 
     On an exception the temporary file is removed and ``path`` is untouched.
     """
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix=".part")
-    tmp = Path(tmp_name)
+    fd, tmp = _create_temporary(path)
     try:
-        # mkstemp creates 0600; the file must get the mode open() would give
-        # it (a lock, a lib's kbundle_boot.py read by another user's harness).
-        os.fchmod(fd, new_file_mode())
         with os.fdopen(fd, "wb") as handle:
             yield handle
         tmp.replace(path)
@@ -119,6 +115,32 @@ def atomic_writer(path: Path) -> Iterator[IO[bytes]]:
         if isinstance(exc, OSError) and exc.filename is None:
             exc.filename = str(path)  # a failed write() names no file: say which one
         raise
+
+
+#: Folders this process made or found, so a cold lock's hundreds of cache writes
+#: do not each ask the file system for every parent again.
+_KNOWN_DIRS: set[Path] = set()
+_TEMP_NAMES = itertools.count()
+
+
+def _create_temporary(path: Path) -> tuple[int, Path]:
+    """A new, exclusive temporary file beside ``path``, with the mode open() gives.
+
+    Unlike tempfile.mkstemp (0600, then a chmod) the name is unique by process,
+    thread and counter, and the umask makes the mode, as for any new file: a
+    lock or a lib's kbundle_boot.py must be readable by another user's harness.
+    """
+    tmp = path.with_name(f".tmp-{os.getpid()}-{threading.get_ident()}-{next(_TEMP_NAMES)}.part")
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0)
+    if path.parent not in _KNOWN_DIRS:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        _KNOWN_DIRS.add(path.parent)
+    try:
+        return os.open(tmp, flags, 0o666), tmp
+    except FileNotFoundError:
+        # The folder was removed since (a cleared cache): make it again.
+        path.parent.mkdir(parents=True, exist_ok=True)
+        return os.open(tmp, flags, 0o666), tmp
 
 
 def atomic_write(path: Path, data: bytes) -> None:

@@ -45,6 +45,22 @@ class Held:
         os.close(self.fd)
 
 
+def test_atomic_write_gives_the_umask_mode_and_survives_a_removed_folder(tmp_path: Path) -> None:
+    old = os.umask(0o027)
+    try:
+        target = tmp_path / "c" / "d.bin"
+        atomic_write(target, b"one")
+        assert target.stat().st_mode & 0o777 == 0o640
+        # The folder is known now; removed behind the writer's back, it is made again.
+        target.unlink()
+        target.parent.rmdir()
+        atomic_write(target, b"two")
+    finally:
+        os.umask(old)
+    assert target.read_bytes() == b"two"
+    assert [p.name for p in target.parent.iterdir()] == ["d.bin"]
+
+
 def test_take_lock_free_and_exclusive(tmp_path: Path) -> None:
     path = tmp_path / "sub" / "x.lock"
     fd, waited = take_lock(path, on_wait=pytest.fail)

@@ -7,13 +7,12 @@ import sys
 from pathlib import Path
 
 import click
-from rich.console import Console
 
 from bundler.check import CheckInputs, exit_code, run_checks
 from bundler.check.native import cuda_libraries
 from bundler.cli.options import preloaded_option
 from bundler.cli.paths import FolderPath
-from bundler.cli.report import plural, report_console, show_path
+from bundler.cli.report import Console, plural, report_console, show_path
 from bundler.cli.settings import settings, verbosity_options
 from bundler.errors import InputError
 from bundler.lock.pylock_read import read_lock

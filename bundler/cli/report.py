@@ -1,9 +1,11 @@
 """How the commands print for people: one console, paths, counts, sizes, tables.
 
-Human reports go to stderr (stdout is kept for ``--json`` and printed files)
-and are drawn with rich, imported only when something is drawn: ``--json``
-and ``-q`` runs start faster. What a report says is the commands' business;
-how a path, a size or a package table looks is decided here, once.
+Human reports go to stderr (stdout is kept for ``--json`` and printed files).
+On a terminal they are drawn with rich; off one (a log, CI, a pipe, a
+benchmark) rich would print plain text anyway, so :class:`PlainConsole`
+writes the same text without importing rich, about a tenth of a warm
+vendor's time. What a report says is the commands' business; how a path, a
+size or a package table looks is decided here, once.
 """
 
 from __future__ import annotations
@@ -12,26 +14,55 @@ import os
 import sys
 from collections.abc import Iterable
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 if TYPE_CHECKING:
-    from rich.console import Console
-
     from bundler.lock.run import LockOutcome
 
 
+class Console(Protocol):
+    """The part of ``rich.console.Console`` the reports use."""
+
+    def print(
+        self,
+        *objects: object,
+        style: str | None = None,
+        markup: bool | None = None,
+        highlight: bool | None = None,
+        soft_wrap: bool | None = None,
+    ) -> None:
+        """Print ``objects`` as one line (styles only where they can be shown)."""
+
+
+class PlainConsole:
+    """Report lines as plain text on stderr: what rich prints off a terminal.
+
+    Text is written as it is (no markup is interpreted, so ``foo[cuda]`` stays
+    whole) and never wrapped, so a long path or command stays copy-pasteable.
+    """
+
+    def print(
+        self,
+        *objects: object,
+        style: str | None = None,
+        markup: bool | None = None,
+        highlight: bool | None = None,
+        soft_wrap: bool | None = None,
+    ) -> None:
+        sys.stderr.write(" ".join(str(o) for o in objects) + "\n")
+
+
 def report_console() -> Console:
-    """The stderr console of human reports.
+    """The stderr console of human reports: rich on a terminal, plain otherwise.
 
     ``soft_wrap``: rich never breaks a printed line itself, so a long path or
-    command stays on one line, copy-pasteable (a terminal wraps it visually,
-    a log or a pipe keeps it whole). Off a terminal rich would assume 80
-    columns; tables get room instead and are only as wide as their contents.
+    command stays on one line, copy-pasteable (the terminal wraps it visually).
     """
-    from rich.console import Console
+    if not sys.stderr.isatty():
+        return PlainConsole()
+    from rich.console import Console as RichConsole
 
-    tty = sys.stderr.isatty()
-    return Console(stderr=True, soft_wrap=True, width=None if tty else 1000)
+    return RichConsole(stderr=True, soft_wrap=True)
 
 
 def show_path(path: Path | str) -> str:
@@ -67,6 +98,11 @@ def print_packages(
     ``size_column`` names the size (``download``, ``installed``, ``wheel``);
     rows are ``(name, version, source, size)``, the size already formatted.
     """
+    rows = list(rows)
+    if isinstance(console, PlainConsole):
+        for line in _plain_table(("package", "version", "source", size_column), rows):
+            console.print(line)
+        return
     from rich.table import Table
 
     table = Table(box=None, pad_edge=False, header_style="bold")
@@ -76,6 +112,16 @@ def print_packages(
     for row in rows:
         table.add_row(*row)
     console.print(table)
+
+
+def _plain_table(header: tuple[str, ...], rows: list[tuple[str, str, str, str]]) -> list[str]:
+    """Columns two spaces apart, the last (a size) right-aligned: rich's layout."""
+    widths = [max(len(cell) for cell in column) for column in zip(header, *rows, strict=True)]
+    lines = []
+    for row in (header, *rows):
+        cells = [cell.ljust(width) for cell, width in zip(row[:-1], widths, strict=False)]
+        lines.append("  ".join([*cells, row[-1].rjust(widths[-1])]))
+    return lines
 
 
 def print_notes(console: Console, notes: Iterable[str] = (), warnings: Iterable[str] = ()) -> None:

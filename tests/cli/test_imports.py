@@ -91,3 +91,14 @@ def test_a_warm_vendor_links_without_installer_or_network(
     assert len(index.requests()) == before
     assert not modules & {*HEAVY, "installer"}, sorted(modules & {*HEAVY, "installer"})
     assert (tmp_path / "two" / "kbundle.json").is_file()
+
+
+def test_a_report_off_a_terminal_is_printed_without_rich(
+    index: IndexServer, tmp_path: Path
+) -> None:
+    args = ["lock", "zz-app", "--target", "kaggle-t4", "-i", index.index_url()]
+    # stderr is a pipe here, as in CI or a log: the table is plain text.
+    modules = _modules_after([*args, "-o", str(tmp_path / "pylock.toml")], tmp_path)
+    assert "rich" not in modules
+    shown = run_cli(*args, "-o", str(tmp_path / "again.toml"), cwd=tmp_path)
+    assert shown.stderr.splitlines()[0].split() == ["package", "version", "source", "download"]

@@ -7,7 +7,13 @@ import io
 import pytest
 from rich.console import Console
 
-from bundler.cli.report import human_size, print_notes, print_packages
+from bundler.cli.report import (
+    PlainConsole,
+    human_size,
+    print_notes,
+    print_packages,
+    report_console,
+)
 
 
 def console() -> tuple[Console, io.StringIO]:
@@ -62,3 +68,19 @@ def test_notes_and_warnings_are_printed_as_written() -> None:
         "note: uses [tool.kbundle] lock",
         "warning: foo[cuda] is [bold]far[/bold] behind",
     ]
+
+
+def test_off_a_terminal_the_report_is_rich_layout_without_rich(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    rows = [("zz-a", "1.0", "vendor (shadows image 0.9)", "1.0 kB"), ("zz-bb", "22", "image", "-")]
+    c, out = console()
+    print_packages(c, "download", rows)
+    print_notes(c, ["a [note]"], ["a warning"])
+
+    plain = report_console()  # stderr is captured: not a terminal
+    assert isinstance(plain, PlainConsole)
+    print_packages(plain, "download", rows)
+    print_notes(plain, ["a [note]"], ["a warning"])
+
+    assert capsys.readouterr().err == out.getvalue()

@@ -266,7 +266,7 @@ def report(results: dict[str, dict[str, Measurement]], tools: Tools, llama: Path
     goals = markdown_table(
         [
             "set",
-            "kbundle warm / uv warm (goal ≤ 1.2)",
+            "kbundle warm / uv warm (goal ≤ 1.0)",
             "kbundle cold / uv cold",
             "kbundle lib / uv lib (goal ≤ 0.5 for llama)",
         ],

@@ -28,8 +28,6 @@ import time
 from pathlib import Path
 from typing import IO, TYPE_CHECKING
 
-import platformdirs
-
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator, Mapping
 
@@ -86,6 +84,9 @@ def cache_dir(environ: Mapping[str, str] = os.environ) -> Path:
     override = environ.get("KBUNDLE_CACHE_DIR")
     if override:
         return Path(override).expanduser()
+    # Imported here: CI jobs that set KBUNDLE_CACHE_DIR skip its ~10 ms import.
+    import platformdirs
+
     return Path(platformdirs.user_cache_dir("kbundle", appauthor=False))
 
 

@@ -14,24 +14,12 @@ import os
 import sys
 from collections.abc import Iterable
 from pathlib import Path
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, TypeAlias
 
 if TYPE_CHECKING:
+    from rich.console import Console as RichConsole
+
     from bundler.lock.run import LockOutcome
-
-
-class Console(Protocol):
-    """The part of ``rich.console.Console`` the reports use."""
-
-    def print(
-        self,
-        *objects: object,
-        style: str | None = None,
-        markup: bool | None = None,
-        highlight: bool | None = None,
-        soft_wrap: bool | None = None,
-    ) -> None:
-        """Print ``objects`` as one line (styles only where they can be shown)."""
 
 
 class PlainConsole:
@@ -50,6 +38,10 @@ class PlainConsole:
         soft_wrap: bool | None = None,
     ) -> None:
         sys.stderr.write(" ".join(str(o) for o in objects) + "\n")
+
+
+#: Where reports print: rich's console on a terminal, :class:`PlainConsole` elsewhere.
+Console: TypeAlias = "RichConsole | PlainConsole"
 
 
 def report_console() -> Console:

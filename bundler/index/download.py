@@ -26,7 +26,7 @@ if TYPE_CHECKING:
     from pathlib import Path
 
     from bundler.index.simple_api import Link
-    from bundler.net.client import Fetcher
+    from bundler.net.client import HttpClient
     from bundler.net.download import Progress
 
 
@@ -58,7 +58,7 @@ class DownloadError(NetworkError):
 class Downloader:
     """Files of links, through the cache under ``cache_root``; thread-safe."""
 
-    def __init__(self, client: Fetcher, *, cache_root: Path) -> None:
+    def __init__(self, client: HttpClient, *, cache_root: Path) -> None:
         self._client = client
         self._root = cache_root
 

@@ -35,7 +35,7 @@ if TYPE_CHECKING:
     from packaging.utils import NormalizedName
 
     from bundler.index.simple_api import Link
-    from bundler.net.client import Fetcher
+    from bundler.net.client import HttpClient
     from bundler.request.index_config import IndexConfig
 
 log = logging.getLogger(__name__)
@@ -52,7 +52,7 @@ class FileFinder:
     holds the remembered sha256 of local find-links files.
     """
 
-    def __init__(self, config: IndexConfig, client: Fetcher, *, cache_root: Path) -> None:
+    def __init__(self, config: IndexConfig, client: HttpClient, *, cache_root: Path) -> None:
         self.config = config
         self._client = client
         self._indexes = config.expanded_index_urls()

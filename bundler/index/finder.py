@@ -27,7 +27,7 @@ from bundler.index.metadata_store import MetadataStore
 if TYPE_CHECKING:
     from pathlib import Path
 
-    from bundler.net.client import Fetcher
+    from bundler.net.client import HttpClient
     from bundler.request.index_config import IndexConfig
 
 
@@ -42,7 +42,7 @@ class Finder:
     def __init__(
         self,
         config: IndexConfig,
-        client: Fetcher,
+        client: HttpClient,
         *,
         cache_root: Path | None = None,
         workers: int = 16,

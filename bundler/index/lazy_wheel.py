@@ -274,7 +274,7 @@ def metadata_from_wheel_file(path: Path, wheel_filename: str) -> bytes:
 
 
 class RangeFetcher(Protocol):
-    """The part of :class:`bundler.net.client.Fetcher` this module uses."""
+    """The part of :class:`bundler.net.client.HttpClient` this module uses."""
 
     def get_range(self, url: str, start: int, end: int) -> bytes:
         """Bytes ``start..end`` (inclusive) of ``url``."""

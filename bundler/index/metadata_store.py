@@ -38,7 +38,7 @@ if TYPE_CHECKING:
 
     from bundler.index.download import Downloader
     from bundler.index.simple_api import Link
-    from bundler.net.client import Fetcher
+    from bundler.net.client import HttpClient
 
 log = logging.getLogger(__name__)
 
@@ -51,7 +51,7 @@ class MetadataStore:
     """
 
     def __init__(
-        self, client: Fetcher, downloader: Downloader, *, cache_root: Path, workers: int = 16
+        self, client: HttpClient, downloader: Downloader, *, cache_root: Path, workers: int = 16
     ) -> None:
         self._client = client
         self._downloader = downloader
@@ -167,7 +167,7 @@ class _RangeStream:
     CHUNK = 4 << 20
     MIN_BUDGET = 16 << 20
 
-    def __init__(self, client: Fetcher, url: str, size: int | None) -> None:
+    def __init__(self, client: HttpClient, url: str, size: int | None) -> None:
         self._client = client
         self._url = url
         self._size = size

@@ -24,7 +24,7 @@ from bundler.errors import InputError, KbundleError
 from bundler.index.finder import Finder
 from bundler.lock.model import Lock
 from bundler.lock.prefetch import PrefetchingSource
-from bundler.net.client import Fetcher, HttpClient
+from bundler.net.client import HttpClient
 from bundler.request.model import LockRequest
 from bundler.request.requirements_file import Req
 from bundler.resolve.behind import Conflict, find_far_behind
@@ -85,7 +85,7 @@ def run_lock(
     request: LockRequest,
     *,
     source: PackageSource | None = None,
-    client: Fetcher | None = None,
+    client: HttpClient | None = None,
 ) -> LockOutcome:
     """Resolve ``request`` and return the lock (nothing is written here).
 
@@ -147,7 +147,7 @@ def run_lock(
 
 
 def _source(
-    request: LockRequest, source: PackageSource | None, client: Fetcher | None
+    request: LockRequest, source: PackageSource | None, client: HttpClient | None
 ) -> AbstractContextManager[PackageSource]:
     """The caller's source as it is (the caller closes it), or a new prefetching finder."""
     if source is not None:

@@ -7,7 +7,7 @@ sdist metadata) and whole files written to disk (see
 so the many small parallel metadata fetches to one host reuse connections.
 ``file://`` URLs are answered from the local file system through the same
 methods, so a local index or find-links directory needs no special casing
-above this module. :class:`Fetcher` is the part of it the index layer
+above this module. :class:`HttpClient` is the part of it the index layer
 relies on, for tests to fake.
 """
 
@@ -16,7 +16,7 @@ from __future__ import annotations
 import os
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING
 
 from bundler.cache import cache_dir
 from bundler.errors import NetworkError, OfflineMiss
@@ -32,48 +32,12 @@ if TYPE_CHECKING:
     from bundler.net.download import Progress
 
 
-class Fetcher(Protocol):
-    """What the index layer needs from an HTTP client (tests may inject fakes)."""
-
-    @property
-    def offline(self) -> bool:
-        """True when nothing may touch the network."""
-        ...
-
-    def get(
-        self,
-        url: str,
-        *,
-        headers: Mapping[str, str] | None = None,
-        cache: bool = True,
-        max_age: float | None = None,
-    ) -> Response:
-        """A complete response for ``url`` (any status), possibly from the cache."""
-        ...
-
-    def get_range(self, url: str, start: int, end: int) -> bytes:
-        """Bytes ``start..end`` (inclusive) of ``url``; RangeNotSupported if ignored."""
-        ...
-
-    def get_tail(self, url: str, length: int) -> tuple[int, bytes]:
-        """(file size, last ``length`` bytes) of ``url``; RangeNotSupported if ignored."""
-        ...
-
-    def fetch_file(
-        self,
-        url: str,
-        dest: Path,
-        *,
-        sha256: str | None = None,
-        progress: Progress | None = None,
-    ) -> str:
-        """Stream ``url`` to ``dest`` atomically, verify ``sha256``, return the sha256;
-        ``progress`` sees the bytes as they arrive."""
-        ...
-
-
 class HttpClient:
     """A thread-safe HTTP(S) + ``file://`` client with an on-disk cache.
+
+    The one client the index and vendor stages take as a parameter; tests and
+    API users pass a subclass (recording, failing) or one over their own
+    :class:`~bundler.net.transport.Transport`.
 
     ``offline=True`` answers only from the cache (and local files) and raises
     :class:`~bundler.errors.OfflineMiss` otherwise; ``refresh=True`` never

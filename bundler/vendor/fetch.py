@@ -24,7 +24,7 @@ from bundler.index.finder import Finder
 from bundler.index.simple_api import Link, make_link
 from bundler.lock.model import Artifact, LockedPackage
 from bundler.lock.run import run_lock
-from bundler.net.client import Fetcher, HttpClient
+from bundler.net.client import HttpClient
 from bundler.request.model import LockRequest
 from bundler.request.requirements_file import parse_requirement_arg
 from bundler.target.cuda import runtime_requirements
@@ -79,7 +79,7 @@ def fetch_and_build(
     downloads: Path,
     progress: ProgressFactory | None = None,
     *,
-    client: Fetcher | None = None,
+    client: HttpClient | None = None,
     unpacked: bool = True,
 ) -> Fetched:
     """Fetch the lock's vendored files into ``downloads`` and build its sdists.
@@ -196,7 +196,7 @@ def _runtime_for(recipe: Recipe, host: Host) -> list[str]:
 
 
 def _lock_runtime(
-    request: VendorRequest, requirements: Sequence[str], client: Fetcher | None
+    request: VendorRequest, requirements: Sequence[str], client: HttpClient | None
 ) -> list[LockedPackage]:
     """Resolve the CUDA runtime wheels a build needs (vendored beside it), over
     the same client as the fetch."""

@@ -29,7 +29,7 @@ from bundler.cache import atomic_write, cache_dir
 from bundler.errors import DiskFull, InputError, disk_full, free_bytes, is_disk_full, written_path
 from bundler.index.finder import Finder
 from bundler.lock.model import Lock, LockedPackage
-from bundler.net.client import Fetcher, HttpClient
+from bundler.net.client import HttpClient
 from bundler.target.model import Target
 from bundler.vendor.bootstrap import render_bootstrap
 from bundler.vendor.fetch import Fetched, artifact_link, fetch_and_build
@@ -76,7 +76,7 @@ def run_vendor(
     request: VendorRequest,
     progress: ProgressFactory | None = None,
     *,
-    client: Fetcher | None = None,
+    client: HttpClient | None = None,
 ) -> VendorOutcome:
     """Vendor ``request.lock`` into ``request.lib`` (see the module docstring).
 
@@ -101,7 +101,7 @@ def run_vendor(
 
 
 def _fetch_and_place(
-    request: VendorRequest, progress: ProgressFactory | None, client: Fetcher | None
+    request: VendorRequest, progress: ProgressFactory | None, client: HttpClient | None
 ) -> tuple[Fetched, list[InstalledWheel]]:
     """Steps 3 to 6: the files fetched, and the wheels of the lib now in place."""
     with tempfile.TemporaryDirectory(prefix="kbundle-fetch-", dir=cache_dir()) as downloads:

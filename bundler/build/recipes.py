@@ -27,9 +27,9 @@ from pathlib import Path
 
 from packaging.utils import canonicalize_name
 
+from bundler.errors import InputError, KbundleError
 from bundler.target.capture import run_probe, target_from_facts
 from bundler.target.cuda import CudaVersion, driver_can_run
-from bundler.errors import InputError, KbundleError
 from bundler.target.model import Target
 
 log = logging.getLogger(__name__)

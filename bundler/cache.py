@@ -18,6 +18,7 @@ waiting differ.
 from __future__ import annotations
 
 import contextlib
+import errno
 import hashlib
 import itertools
 import logging
@@ -131,17 +132,21 @@ def _create_temporary(path: Path) -> tuple[int, Path]:
     thread and counter, and the umask makes the mode, as for any new file: a
     lock or a lib's kbundle_boot.py must be readable by another user's harness.
     """
-    tmp = path.with_name(f".tmp-{os.getpid()}-{threading.get_ident()}-{next(_TEMP_NAMES)}.part")
     flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0)
     if path.parent not in _KNOWN_DIRS:
         path.parent.mkdir(parents=True, exist_ok=True)
         _KNOWN_DIRS.add(path.parent)
-    try:
-        return os.open(tmp, flags, 0o666), tmp
-    except FileNotFoundError:
-        # The folder was removed since (a cleared cache): make it again.
-        path.parent.mkdir(parents=True, exist_ok=True)
-        return os.open(tmp, flags, 0o666), tmp
+    for _ in range(100):
+        tmp = path.with_name(f".tmp-{os.getpid()}-{threading.get_ident()}-{next(_TEMP_NAMES)}.part")
+        try:
+            return os.open(tmp, flags, 0o666), tmp
+        except FileExistsError:
+            continue  # left by a killed process that had this pid: take the next name
+        except FileNotFoundError:
+            # The folder was removed since (a cleared cache): make it again.
+            path.parent.mkdir(parents=True, exist_ok=True)
+            return os.open(tmp, flags, 0o666), tmp
+    raise FileExistsError(errno.EEXIST, "no free temporary name", str(path.parent))
 
 
 def atomic_write(path: Path, data: bytes) -> None:

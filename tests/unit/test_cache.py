@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from bundler import cache
 from bundler.cache import atomic_write, atomic_writer, cache_dir, file_lock, locks_path, take_lock
 
 
@@ -59,6 +60,19 @@ def test_atomic_write_gives_the_umask_mode_and_survives_a_removed_folder(tmp_pat
         os.umask(old)
     assert target.read_bytes() == b"two"
     assert [p.name for p in target.parent.iterdir()] == ["d.bin"]
+
+
+def test_a_temporary_file_left_by_a_killed_process_does_not_block_a_write(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    target = tmp_path / "e" / "f.bin"
+    target.parent.mkdir()
+    monkeypatch.setattr(cache, "_TEMP_NAMES", iter(range(3)))
+    # A process with this pid died mid-write: its first temporary name is taken.
+    stale = target.with_name(f".tmp-{os.getpid()}-{threading.get_ident()}-0.part")
+    stale.write_bytes(b"half")
+    atomic_write(target, b"whole")
+    assert target.read_bytes() == b"whole"
 
 
 def test_take_lock_free_and_exclusive(tmp_path: Path) -> None:

@@ -11,9 +11,9 @@ import pytest
 from bundler.errors import NetworkError
 from bundler.net.client import HttpClient
 from bundler.net.errors import HashMismatch, RangeNotSupported
-from bundler.net.transport import Transport
 from bundler.net.urls import redact_url
 from tests.helpers.index_server import IndexServer
+from tests.helpers.net import make_client
 from tests.helpers.wheels import build_wheel
 
 if TYPE_CHECKING:
@@ -30,15 +30,6 @@ def dists(tmp_path: Path) -> Path:
 def server(dists: Path) -> Iterator[IndexServer]:
     with IndexServer({"simple": dists}) as running:
         yield running
-
-
-def make_client(tmp_path: Path, *, offline: bool = False, refresh: bool = False) -> HttpClient:
-    return HttpClient(
-        cache_root=tmp_path / "cache",
-        offline=offline,
-        refresh=refresh,
-        transport=Transport(backoff=0.01),
-    )
 
 
 def test_redact_url_hides_credentials() -> None:

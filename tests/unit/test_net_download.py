@@ -16,20 +16,12 @@ from bundler.net.download import content_range
 from bundler.net.errors import HashMismatch
 from bundler.net.transport import Transport
 from tests.helpers.index_server import IndexServer
+from tests.helpers.net import make_client
 from tests.helpers.progress import Recorder
 from tests.helpers.wheels import build_wheel
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
-
-
-def make_client(tmp_path: Path, *, offline: bool = False, refresh: bool = False) -> HttpClient:
-    return HttpClient(
-        cache_root=tmp_path / "cache",
-        offline=offline,
-        refresh=refresh,
-        transport=Transport(backoff=0.01),
-    )
 
 
 @pytest.fixture

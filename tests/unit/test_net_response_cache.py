@@ -14,6 +14,7 @@ from bundler.net.client import HttpClient
 from bundler.net.response_cache import Entry, cache_control
 from bundler.net.transport import Response, Transport
 from tests.helpers.index_server import IndexServer
+from tests.helpers.net import make_client
 from tests.helpers.wheels import build_wheel
 
 if TYPE_CHECKING:
@@ -36,15 +37,6 @@ def server(dists: Path) -> Iterator[IndexServer]:
 def client(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> HttpClient:
     monkeypatch.setenv("KBUNDLE_CACHE_DIR", str(tmp_path / "cache"))
     return HttpClient(transport=Transport(backoff=0.01))
-
-
-def make_client(tmp_path: Path, *, offline: bool = False, refresh: bool = False) -> HttpClient:
-    return HttpClient(
-        cache_root=tmp_path / "cache",
-        offline=offline,
-        refresh=refresh,
-        transport=Transport(backoff=0.01),
-    )
 
 
 def page_url(server: IndexServer) -> str:

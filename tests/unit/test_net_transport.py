@@ -12,6 +12,7 @@ from bundler.errors import InputError, NetworkError
 from bundler.net.client import HttpClient
 from bundler.net.transport import Transport
 from tests.helpers.index_server import IndexServer
+from tests.helpers.net import make_client
 from tests.helpers.wheels import build_wheel
 
 if TYPE_CHECKING:
@@ -28,15 +29,6 @@ def dists(tmp_path: Path) -> Path:
 def server(dists: Path) -> Iterator[IndexServer]:
     with IndexServer({"simple": dists}) as running:
         yield running
-
-
-def make_client(tmp_path: Path, *, offline: bool = False, refresh: bool = False) -> HttpClient:
-    return HttpClient(
-        cache_root=tmp_path / "cache",
-        offline=offline,
-        refresh=refresh,
-        transport=Transport(backoff=0.01),
-    )
 
 
 def page_url(server: IndexServer) -> str:

@@ -1,4 +1,4 @@
-"""What the provider hints to its package source while it resolves.
+"""What the provider asks of its source: the hints it gives, the image lines it reads.
 
 The hints decide which metadata a cold lock fetches in the background: a hint
 that points at the wrong file leaves the resolver to fetch the right one
@@ -9,15 +9,17 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Iterable, Sequence
+from dataclasses import replace
 
 from packaging.requirements import Requirement as PkgRequirement
 from packaging.utils import NormalizedName, canonicalize_name
 
 from bundler.index.simple_api import Link, make_link
-from bundler.resolve.provider import Policy
+from bundler.resolve.provider import Policy, TargetProvider
 from bundler.resolve.requirement import Requirement
 from bundler.resolve.solve import resolve
 from bundler.resolve.source import Chooser
+from bundler.target.manifest import InstalledDist
 from bundler.target.presets import load_preset
 
 #: name -> version -> requirements
@@ -78,3 +80,23 @@ def test_a_hint_chooses_the_file_the_requirement_allows_not_the_newest() -> None
     tool = chosen[(canonicalize_name("tool"), ">=2")]
     assert lib is not None and str(lib.version) == "1.0"  # pinned below the newest 2.0
     assert tool is not None and str(tool.version) == "3.0"  # the newest it allows
+
+
+def test_the_image_base_install_skips_only_lines_that_need_an_extra() -> None:
+    target = load_preset("kaggle-cpu-2026")
+    name = canonicalize_name("zz-imaged")
+    recorded = (
+        "alpha>=1",
+        'beta; extra == "docs"',
+        "gamma ; extra=='test'",
+        'delta; extra != "slim"',  # true without extras: kept
+        'eps; python_version >= "3" and extra == "gpu"',  # not the simple form: kept, parsed
+        'zeta; sys_platform == "linux"',
+    )
+    target = replace(
+        target, installed={**target.installed, name: InstalledDist(name, "1.0", recorded)}
+    )
+    provider = TargetProvider(target, HintRecorder(), Policy())
+    requirements = provider.image_requirements(name)
+    assert requirements is not None
+    assert [r.name for r in requirements] == ["alpha", "delta", "eps", "zeta"]

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import os
 import sys
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, TypeAlias
 
@@ -92,7 +92,7 @@ def print_packages(
     """
     rows = list(rows)
     if isinstance(console, PlainConsole):
-        for line in _plain_table(("package", "version", "source", size_column), rows):
+        for line in plain_table(("package", "version", "source", size_column), rows, right={3}):
             console.print(line)
         return
     from rich.table import Table
@@ -106,13 +106,19 @@ def print_packages(
     console.print(table)
 
 
-def _plain_table(header: tuple[str, ...], rows: list[tuple[str, str, str, str]]) -> list[str]:
-    """Columns two spaces apart, the last (a size) right-aligned: rich's layout."""
+def plain_table(
+    header: Sequence[str], rows: Sequence[Sequence[str]], *, right: Collection[int] = ()
+) -> list[str]:
+    """Rows as lines, columns two spaces apart and never wrapped: rich's layout
+    off a terminal (the columns numbered in ``right`` right-aligned)."""
     widths = [max(len(cell) for cell in column) for column in zip(header, *rows, strict=True)]
     lines = []
     for row in (header, *rows):
-        cells = [cell.ljust(width) for cell, width in zip(row[:-1], widths, strict=False)]
-        lines.append("  ".join([*cells, row[-1].rjust(widths[-1])]))
+        cells = [
+            cell.rjust(width) if i in right else cell.ljust(width)
+            for i, (cell, width) in enumerate(zip(row, widths, strict=True))
+        ]
+        lines.append("  ".join(cells).rstrip())
     return lines
 
 

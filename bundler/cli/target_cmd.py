@@ -7,10 +7,9 @@ import sys
 from pathlib import Path
 
 import click
-from rich.console import Console
-from rich.table import Table
 
 from bundler.cli.output_file import write_output
+from bundler.cli.report import plain_table
 from bundler.cli.settings import settings, verbosity_options
 from bundler.target.capture import run_probe, target_from_facts
 from bundler.target.file import render_target_toml
@@ -46,9 +45,8 @@ def _size_limit(t: Target) -> str:
 @verbosity_options
 def list_targets() -> None:
     """Show the target presets shipped with kbundle."""
-    table = Table(title=None, box=None, pad_edge=False)
-    for column in ("name", "python", "arch", "glibc", "cuda", "gpus", "packages", "description"):
-        table.add_column(column, overflow="fold")
+    header = ("name", "python", "arch", "glibc", "cuda", "gpus", "packages", "description")
+    rows = []
     for name in preset_names():
         t = load_preset(name)
         label = name + "".join(f", {a}" for a in aliases_of(name))
@@ -56,17 +54,31 @@ def list_targets() -> None:
             label += " (default)"
         gpus = ", ".join(t.cuda.archs) if t.cuda and t.cuda.archs else "-"
         packages = f"{len(t.installed)}{'+' if t.partial else ''}"
-        table.add_row(
-            label,
-            t.python_full_version,
-            t.arch,
-            t.glibc or "-",
-            _cuda_summary(t),
-            gpus,
-            packages,
-            t.description,
+        rows.append(
+            (
+                label,
+                t.python_full_version,
+                t.arch,
+                t.glibc or "-",
+                _cuda_summary(t),
+                gpus,
+                packages,
+                t.description,
+            )
         )
-    Console(soft_wrap=False, width=160 if not sys.stdout.isatty() else None).print(table)
+    if not sys.stdout.isatty():
+        # A pipe or a file gets one preset a line, whole: `kbundle target list | grep t4`.
+        click.echo("\n".join(plain_table(header, rows)))
+        return
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title=None, box=None, pad_edge=False)
+    for column in header:
+        table.add_column(column, overflow="fold")
+    for row in rows:
+        table.add_row(*row)
+    Console(soft_wrap=False).print(table)
 
 
 @target.command("show")

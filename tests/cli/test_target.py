@@ -13,6 +13,7 @@ from typing import Any
 import packaging
 import pytest
 
+from bundler.target.presets import load_preset
 from tests.helpers.run import run_cli
 
 PYENV = Path(os.environ.get("PYENV_ROOT", str(Path.home() / ".pyenv"))) / "versions"
@@ -96,6 +97,9 @@ def test_list_shows_presets(kbundle) -> None:  # type: ignore[no-untyped-def]
     assert res.exit_code == 0
     for text in ("kaggle-gpu-2026", "kaggle-t4", "kaggle-gpu-2024", "kaggle-cpu-2026", "3.12.13"):
         assert text in res.stdout
+    # Piped, each preset is one whole line, description and all (grep finds it).
+    t4 = next(line for line in res.stdout.splitlines() if "kaggle-t4" in line)
+    assert t4.startswith("kaggle-gpu-2026") and t4.endswith(load_preset("kaggle-t4").description)
 
 
 def test_human_show(kbundle) -> None:  # type: ignore[no-untyped-def]

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from packaging.utils import NormalizedName
 
 from bundler.errors import KbundleError
+from bundler.resolve.shadowing import reachable
 from bundler.resolve.solve import Resolution
 from bundler.target.model import Target
 
@@ -146,7 +147,9 @@ def shadow_costs(
         along = sorted(n for n in large if n != head and head in parents.get(n, set()))
         followers = sorted(d for d, b in resolution.followers.items() if b.shadowed == head)
         total = sum(_size(resolution, n) for n in {head, *along, *followers})
-        requested_by = sorted(r for r in roots if head in _reach(r, resolution.dependencies))
+        requested_by = sorted(
+            r for r in roots if head in reachable([r], lambda n: resolution.dependencies.get(n, ()))
+        )
         alternative = None
         if head not in roots and requested_by and len(costs) < MAX_ALTERNATIVES:
             alternative = _alternative(
@@ -187,14 +190,3 @@ def _alternative(
     chosen = other.chosen.get(NormalizedName(requester))
     version = str(chosen.version) if chosen is not None else None
     return Alternative(requester, version, vendored_bytes(other), command)
-
-
-def _reach(root: str, deps: dict[NormalizedName, set[NormalizedName]]) -> set[str]:
-    seen: set[str] = set()
-    todo = [root]
-    while todo:
-        name = todo.pop()
-        if name not in seen:
-            seen.add(name)
-            todo.extend(deps.get(NormalizedName(name), ()))
-    return seen

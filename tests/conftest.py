@@ -11,6 +11,9 @@ from click.testing import CliRunner
 from bundler.cli import cli
 from tests.helpers.run import Result
 
+# Shared fixtures of the index-layer tests (tests/helpers/index_fixtures.py).
+pytest_plugins = ["tests.helpers.index_fixtures"]
+
 
 @pytest.fixture(autouse=True)
 def _isolated_env(

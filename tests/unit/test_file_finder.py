@@ -19,27 +19,10 @@ from tests.helpers.index_server import IndexServer
 from tests.helpers.wheels import build_sdist, build_wheel
 
 if TYPE_CHECKING:
-    from collections.abc import Iterator
+    pass
 
 
-@pytest.fixture(autouse=True)
-def _isolated(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("KBUNDLE_CACHE_DIR", str(tmp_path / "cache"))
-    for key in list(os.environ):
-        if key.startswith("PIP_") and key != "PIP_CERT":
-            monkeypatch.delenv(key)
-
-
-@pytest.fixture
-def dists(tmp_path: Path) -> Path:
-    return tmp_path / "dists"
-
-
-@pytest.fixture
-def server(dists: Path) -> Iterator[IndexServer]:
-    dists.mkdir()
-    with IndexServer({"simple": dists}) as running:
-        yield running
+pytestmark = pytest.mark.usefixtures("cache_in_tmp")
 
 
 def test_cuda_template_selects_one_of_two_loopback_indexes(tmp_path: Path) -> None:

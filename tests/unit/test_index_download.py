@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import hashlib
-import os
 import threading
 import zipfile
 from dataclasses import replace
@@ -25,30 +24,11 @@ from tests.helpers.progress import Recorder
 from tests.helpers.wheels import build_wheel
 
 if TYPE_CHECKING:
-    from collections.abc import Iterator
-
     from bundler.index.simple_api import Link
     from bundler.net.download import Progress
 
 
-@pytest.fixture(autouse=True)
-def _isolated(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("KBUNDLE_CACHE_DIR", str(tmp_path / "cache"))
-    for key in list(os.environ):
-        if key.startswith("PIP_") and key != "PIP_CERT":
-            monkeypatch.delenv(key)
-
-
-@pytest.fixture
-def dists(tmp_path: Path) -> Path:
-    return tmp_path / "dists"
-
-
-@pytest.fixture
-def server(dists: Path) -> Iterator[IndexServer]:
-    dists.mkdir()
-    with IndexServer({"simple": dists}) as running:
-        yield running
+pytestmark = pytest.mark.usefixtures("cache_in_tmp")
 
 
 def test_download_verifies_and_reuses_the_cache(

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import hashlib
-import os
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -17,29 +16,10 @@ from tests.helpers.index_server import IndexServer
 from tests.helpers.wheels import build_sdist, build_wheel, core_metadata
 
 if TYPE_CHECKING:
-    from collections.abc import Iterator
-
     from bundler.index.simple_api import Link
 
 
-@pytest.fixture(autouse=True)
-def _isolated(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("KBUNDLE_CACHE_DIR", str(tmp_path / "cache"))
-    for key in list(os.environ):
-        if key.startswith("PIP_") and key != "PIP_CERT":
-            monkeypatch.delenv(key)
-
-
-@pytest.fixture
-def dists(tmp_path: Path) -> Path:
-    return tmp_path / "dists"
-
-
-@pytest.fixture
-def server(dists: Path) -> Iterator[IndexServer]:
-    dists.mkdir()
-    with IndexServer({"simple": dists}) as running:
-        yield running
+pytestmark = pytest.mark.usefixtures("cache_in_tmp")
 
 
 def test_pep658_metadata_is_used_and_hash_checked(server: IndexServer, dists: Path) -> None:

@@ -39,29 +39,6 @@ _READ_CHUNK = 1 << 20
 _LOCK_POLL = 0.2
 
 
-def _read_umask() -> int:
-    # Linux reports it in /proc (4.7+). Elsewhere it can only be read by
-    # setting it, which is done once, at import, so that no other thread is
-    # likely to create a file between the two calls.
-    try:
-        for line in Path("/proc/self/status").read_text().splitlines():
-            if line.startswith("Umask:"):
-                return int(line.split()[1], 8)
-    except (OSError, ValueError, IndexError):
-        pass
-    mask = os.umask(0o022)
-    os.umask(mask)
-    return mask
-
-
-_UMASK = _read_umask()
-
-
-def new_file_mode() -> int:
-    """The mode ``open()`` gives a new file under this process's umask (0644 for 022)."""
-    return 0o666 & ~_UMASK
-
-
 if sys.platform == "win32":  # pragma: no cover - kbundle targets Linux
 
     def _lock(fd: int, *, blocking: bool) -> bool:

@@ -13,14 +13,13 @@ import os
 import shutil
 import subprocess
 import tarfile
-import tempfile
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
 
-from bundler.cache import new_file_mode
+from bundler.cache import atomic_writer
 from bundler.errors import InputError, KbundleError
 from bundler.vendor.libswap import is_leftover
 
@@ -116,14 +115,9 @@ def pack(
         )
     if unpacked_limit is not None:
         _check_unpacked(members, *unpacked_limit)
-    output.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{output.name}.", dir=output.parent)
-    os.fchmod(fd, new_file_mode())  # not mkstemp's 0600: the archive is for others too
-    tmp = Path(tmp_name)
     input_bytes = 0
-    try:
+    with atomic_writer(output) as raw:
         with (
-            os.fdopen(fd, "wb") as raw,
             _compressed(raw) as (stream, compressor),
             tarfile.open(fileobj=stream, mode="w|", format=tarfile.PAX_FORMAT) as tar,
         ):
@@ -131,17 +125,14 @@ def pack(
                 tar.add(path, arcname=name, recursive=False, filter=_normalise)
                 if path.is_file():
                     input_bytes += path.stat().st_size
-        size = tmp.stat().st_size
-        if size > limit:
+        raw.flush()
+        size = os.fstat(raw.fileno()).st_size
+        if size > limit:  # raised inside: the partial archive is removed, output untouched
             raise KbundleError(
                 f"{output.name} would be {size / 1000**3:.1f} GB, above Kaggle's "
                 f"{limit / 1000**3:.0f} GB upload limit",
                 hint="Leave the model out (--add) and attach it as a Kaggle dataset instead.",
             )
-        tmp.replace(output)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
     return PackResult(output, sum(p.is_file() for p, _ in members), input_bytes, size, compressor)
 
 

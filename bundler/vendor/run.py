@@ -26,7 +26,15 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from bundler.cache import atomic_write, cache_dir
-from bundler.errors import DiskFull, InputError, disk_full, free_bytes, is_disk_full, written_path
+from bundler.errors import (
+    DiskFull,
+    InputError,
+    disk_full,
+    free_bytes,
+    is_disk_full,
+    megabytes,
+    written_path,
+)
 from bundler.index.finder import Finder
 from bundler.lock.model import Lock, LockedPackage
 from bundler.net.client import HttpClient
@@ -143,7 +151,7 @@ def vendor_outcome(
     notes = [*recovered, *fetched.notes]
     saved = sum(w.shared_bytes for w in installed)
     if saved:
-        notes.append(f"{saved / 1e6:.1f} MB of identical files hard-linked in the lib")
+        notes.append(f"{megabytes(saved)} of identical files hard-linked in the lib")
     packages = tuple(
         VendoredPackage(w.name, w.version, fetched.sources.get(w.name, "vendor"), w.bytes)
         for w in sorted(installed, key=lambda w: w.name)

@@ -170,18 +170,19 @@ def _file_key(
 ) -> tuple[int, int] | Rejection:
     """How good ``link`` is for ``target`` (lower is better: wheels by tag rank,
     then an sdist to build), or why it cannot be used at all."""
-    driver = f"CUDA {target.cuda.driver_max if target.cuda else '?'}"
     if pinned_major is not None and not _major_runs(pinned_major, target):
         return _reject(
             link,
             "cuda",
             f"{link.project} is built for CUDA {pinned_major}, which the target's "
-            f"driver ({driver}) cannot run",
+            f"driver ({_driver(target)}) cannot run",
         )
     variant = implied_variant(link.project, link.version)
     if variant_rank(variant, target.cuda) is None:
         return _reject(
-            link, "cuda", f"built for {variant}, which the target's driver ({driver}) cannot run"
+            link,
+            "cuda",
+            f"built for {variant}, which the target's driver ({_driver(target)}) cannot run",
         )
     if python_ok(link.requires_python, target) is False:
         return _reject(
@@ -198,6 +199,11 @@ def _file_key(
     if may_build:
         return (1, 0)
     return _reject(link, "source", "source only, and building is not allowed")
+
+
+def _driver(target: Target) -> str:
+    # Only for a rejection's reason: _file_key runs for every file of every page.
+    return f"CUDA {target.cuda.driver_max if target.cuda else '?'}"
 
 
 def _reject(link: Link, kind: str, reason: str) -> Rejection:

@@ -19,6 +19,7 @@ import pytest
 
 from tests.helpers.image import capture, image_venv
 from tests.helpers.index_server import IndexServer
+from tests.helpers.interrupt import kill_mid_unpack
 from tests.helpers.run import REPO, Result, run_cli
 from tests.helpers.wheels import build_sdist, build_wheel
 
@@ -549,34 +550,8 @@ def test_vendor_killed_while_unpacking_then_a_vendor_that_succeeds(
     args += ["-i", index.index_url()]
     # The real CLI in a process that stops for good half-way through unpacking
     # (after 150 members), so the SIGKILL lands mid-unpack every time.
-    script = textwrap.dedent(
-        f"""
-        import sys, time
-        from pathlib import Path
-        import bundler.vendor.unpack as unpack
-        original = unpack._CheckedStream.matches
-        seen = []
-        def matches(self):
-            seen.append(1)
-            if len(seen) == 150:
-                Path({str(marker)!r}).touch()
-                time.sleep(600)
-            return original(self)
-        unpack._CheckedStream.matches = matches
-        from bundler.cli import cli
-        cli({args!r}, prog_name="kbundle")
-        """
-    )
-    proc = subprocess.Popen([sys.executable, "-c", script], cwd=REPO)
-    try:
-        deadline = time.monotonic() + 120
-        while not marker.exists():
-            assert proc.poll() is None, "the vendor ended before unpacking"
-            assert time.monotonic() < deadline
-            time.sleep(0.01)
-    finally:
-        proc.send_signal(signal.SIGKILL)
-        proc.wait()
+    cli_code = f"from bundler.cli import cli\ncli({args!r}, prog_name='kbundle')\n"
+    kill_mid_unpack(cli_code, after=150, marker=marker, timeout=120)
     assert _tree(lib) == old
     unpacked = Path(os.environ["KBUNDLE_CACHE_DIR"]) / "unpacked-v1"
     assert list(unpacked.glob("*/*.tmp"))  # killed mid-unpack indeed

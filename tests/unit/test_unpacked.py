@@ -5,12 +5,7 @@ from __future__ import annotations
 import errno
 import hashlib
 import json
-import signal
 import stat
-import subprocess
-import sys
-import textwrap
-import time
 import zipfile
 from pathlib import Path
 
@@ -20,7 +15,7 @@ import bundler.vendor.install
 from bundler.cache import cache_dir
 from bundler.vendor.install import BadWheelError, FileCollisionError, install_wheels
 from bundler.vendor.unpacked import LAYOUT, unpacked_wheel
-from tests.helpers.run import REPO
+from tests.helpers.interrupt import kill_mid_unpack
 from tests.helpers.wheels import build_wheel
 
 
@@ -196,34 +191,11 @@ def test_an_unpack_killed_half_way_is_redone(tmp_path: Path) -> None:
     cache = tmp_path / "cache"
     marker = tmp_path / "halfway"
     # A real process, stopped for good after 100 members, then killed with SIGKILL.
-    script = textwrap.dedent(
-        f"""
-        import time
-        from pathlib import Path
-        import bundler.vendor.unpack as unpack
-        original = unpack._CheckedStream.matches
-        seen = []
-        def matches(self):
-            seen.append(1)
-            if len(seen) == 100:
-                Path({str(marker)!r}).touch()
-                time.sleep(600)
-            return original(self)
-        unpack._CheckedStream.matches = matches
-        import bundler.vendor.unpacked as unpacked
-        unpacked.unpacked_wheel(Path({str(wheel)!r}), Path({str(cache)!r}))
-        """
+    unpack_code = (
+        "import bundler.vendor.unpacked as unpacked\n"
+        f"unpacked.unpacked_wheel(Path({str(wheel)!r}), Path({str(cache)!r}))\n"
     )
-    proc = subprocess.Popen([sys.executable, "-c", script], cwd=REPO)
-    try:
-        deadline = time.monotonic() + 60
-        while not marker.exists():
-            assert proc.poll() is None, "the unpacking process ended early"
-            assert time.monotonic() < deadline
-            time.sleep(0.01)
-    finally:
-        proc.send_signal(signal.SIGKILL)
-        proc.wait()
+    kill_mid_unpack(unpack_code, after=100, marker=marker, timeout=60)
     assert _entries(cache) == []
     [partial] = list((cache / LAYOUT).glob("*/*.tmp"))
     assert len(list((partial / "tree/many").iterdir())) >= 99

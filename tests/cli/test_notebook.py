@@ -22,7 +22,7 @@ from bundler.vendor.bootstrap import SNIPPET
 from tests.helpers.image import capture, image_venv
 from tests.helpers.index_server import IndexServer
 from tests.helpers.run import run_cli
-from tests.helpers.wheels import build_sdist, build_wheel
+from tests.helpers.wheels import build_app_wheels, build_sdist, build_wheel
 
 OFFLINE = ["unshare", "-n"] if shutil.which("unshare") and os.geteuid() == 0 else []
 
@@ -54,17 +54,7 @@ def _offline_run(
 @pytest.fixture
 def index(tmp_path: Path) -> Iterator[IndexServer]:
     simple = tmp_path / "index" / "simple"
-    build_wheel(
-        simple,
-        "app",
-        "1.0",
-        requires=["numpy>=1.20", "helper"],
-        files={"app/__init__.py": b"import helper\nVALUE = helper.X + 1\n"},
-    )
-    build_wheel(simple, "helper", "2.0", files={"helper.py": b"X = 41\n"})
-    build_wheel(
-        simple, "numpy", "1.26.4", files={"numpy.py": b"SOURCE = 'lib'\nVERSION = '1.26.4'\n"}
-    )
+    build_app_wheels(simple)
     build_wheel(simple, "datasets", "3.0.0", files={"datasets/__init__.py": b""})
     with IndexServer({"simple": simple}) as server:
         yield server

@@ -148,3 +148,19 @@ def build_sdist(
             info.size = len(data)
             archive.addfile(info, io.BytesIO(data))
     return path
+
+
+def build_app_wheels(simple: Path) -> None:
+    """The small app the vendor tests ship: ``app 1.0`` needs ``helper`` (in the
+    lib) and ``numpy>=1.20`` (a stand-in numpy the image may provide instead)."""
+    build_wheel(
+        simple,
+        "app",
+        "1.0",
+        requires=["numpy>=1.20", "helper"],
+        files={"app/__init__.py": b"import helper\nVALUE = helper.X + 1\n"},
+    )
+    build_wheel(simple, "helper", "2.0", files={"helper.py": b"X = 41\n"})
+    build_wheel(
+        simple, "numpy", "1.26.4", files={"numpy.py": b"SOURCE = 'lib'\nVERSION = '1.26.4'\n"}
+    )

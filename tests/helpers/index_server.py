@@ -25,6 +25,7 @@ import email.parser
 import hashlib
 import html
 import json
+import ssl
 import threading
 import zipfile
 from dataclasses import dataclass, field
@@ -140,6 +141,8 @@ class IndexServer:
     metadata_overrides: dict[str, bytes] = field(default_factory=dict)
     #: filename → yank reason ("" for no reason).
     yanked: dict[str, str] = field(default_factory=dict)
+    #: A PEM file with the server's key and certificate: serve HTTPS instead.
+    tls_cert: Path | None = None
     log: list[Request] = field(default_factory=list)
     _failures: list[_Failure] = field(default_factory=list)
     _lock: threading.Lock = field(default_factory=threading.Lock)
@@ -152,6 +155,10 @@ class IndexServer:
         handler = type("Handler", (_Handler,), {"index": self})
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
         self._server.daemon_threads = True
+        if self.tls_cert is not None:
+            context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+            context.load_cert_chain(self.tls_cert)
+            self._server.socket = context.wrap_socket(self._server.socket, server_side=True)
         self._thread = threading.Thread(
             target=self._server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True
         )
@@ -183,9 +190,10 @@ class IndexServer:
 
     @property
     def url(self) -> str:
-        """``http://127.0.0.1:<port>/``."""
+        """``http://127.0.0.1:<port>/`` (``https`` with ``tls_cert``)."""
         assert self._server is not None, "start the server first"
-        return f"http://127.0.0.1:{self._server.server_address[1]}/"
+        scheme = "https" if self.tls_cert is not None else "http"
+        return f"{scheme}://127.0.0.1:{self._server.server_address[1]}/"
 
     def index_url(self, prefix: str = "simple") -> str:
         """The index URL of one prefix, with a trailing slash."""

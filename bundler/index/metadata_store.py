@@ -28,8 +28,9 @@ from bundler.cache import atomic_write, key_path, read_or_none
 from bundler.errors import KbundleError, NetworkError, OfflineMiss
 from bundler.index.lazy_wheel import InvalidWheel, fetch_wheel_metadata, metadata_from_wheel_file
 from bundler.index.memo import Memo
+from bundler.index.range_stream import RangeStream, Unsettled
 from bundler.index.sdist_metadata import sdist_metadata, sdist_metadata_from_stream
-from bundler.net.errors import OFFLINE_HINT, HashMismatch, HttpStatusError, RangeNotSupported
+from bundler.net.errors import OFFLINE_HINT, HashMismatch, RangeNotSupported
 from bundler.net.urls import file_url_to_path, is_file_url, redact_url
 
 if TYPE_CHECKING:
@@ -114,13 +115,13 @@ class MetadataStore:
         if not link.is_wheel:
             if link.filename.endswith(".tar.gz") and not is_file_url(link.url):
                 try:
-                    stream = _RangeStream(self._client, link.url, link.size)
-                    found = sdist_metadata_from_stream(cast("IO[bytes]", stream), link.filename)
+                    with RangeStream(self._client, link.url, link.size) as stream:
+                        found = sdist_metadata_from_stream(cast("IO[bytes]", stream), link.filename)
                     log.debug(
                         "%s: read %d bytes for its metadata", link.filename, stream.read_bytes
                     )
                     return _checked(link, found or b"")
-                except (RangeNotSupported, _Unsettled) as exc:
+                except (RangeNotSupported, Unsettled) as exc:
                     log.info("downloading all of %s: %s", link.filename, exc)
             whole = self._downloader.into_cache(link)
             return _checked(link, sdist_metadata(whole, link.filename) or b"")
@@ -148,60 +149,6 @@ class MetadataStore:
             if actual != expected:
                 raise HashMismatch(url, algorithm, expected, actual)
         return response.body
-
-
-class _Unsettled(Exception):
-    """The metadata was not found early in the sdist: download it whole (and keep it)."""
-
-
-class _RangeStream:
-    """The front of a remote file, read sequentially with HTTP range requests.
-
-    An sdist's static metadata is often well before its end
-    (llama-cpp-python's ``pyproject.toml`` is 40 MB into a 77 MB file, its
-    ``PKG-INFO`` last). Past the budget (60% of the file, at least 16 MB) the
-    caller downloads the file whole instead, which also keeps it for a build.
-    """
-
-    FIRST = 1 << 20
-    CHUNK = 4 << 20
-    MIN_BUDGET = 16 << 20
-
-    def __init__(self, client: HttpClient, url: str, size: int | None) -> None:
-        self._client = client
-        self._url = url
-        self._size = size
-        self._budget = max(self.MIN_BUDGET, int((size or 0) * 0.6))
-        self._buffer = bytearray()
-        self._position = 0  # of the first byte not yet fetched
-        self.read_bytes = 0
-
-    def read(self, size: int = -1) -> bytes:
-        while size < 0 or len(self._buffer) < size:
-            if self._size is not None and self._position >= self._size:
-                break
-            if self._position >= self._budget:
-                raise _Unsettled(f"no static metadata in the first {self._budget >> 20} MB")
-            start = self._position
-            end = min(start + (self.CHUNK if start else self.FIRST), self._budget) - 1
-            if self._size is not None:
-                end = min(end, self._size - 1)
-            try:
-                data = self._client.get_range(self._url, start, end)
-            except HttpStatusError as exc:
-                if exc.status != 416 or start == 0:  # 416: starts at the end of the file
-                    raise
-                data = b""
-            if len(data) < end - start + 1:
-                self._size = start + len(data)  # a short answer: the end of the file
-            self._position += len(data)
-            self.read_bytes += len(data)
-            self._buffer += data
-        if size < 0:
-            size = len(self._buffer)
-        data = bytes(self._buffer[:size])
-        del self._buffer[:size]
-        return data
 
 
 def _checked(link: Link, metadata: bytes) -> bytes:

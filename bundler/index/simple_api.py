@@ -16,7 +16,6 @@ import hashlib
 import json
 import logging
 from dataclasses import dataclass, field
-from html.parser import HTMLParser
 from typing import TYPE_CHECKING
 from urllib.parse import unquote, urldefrag, urljoin, urlsplit
 
@@ -271,33 +270,17 @@ def _metadata_attribute(anchor: Mapping[str, str | None]) -> dict[str, str] | No
     return None
 
 
-class _AnchorCollector(HTMLParser):
-    """Collects ``<a>`` attributes, ``<base href>`` and the repository version meta."""
-
-    def __init__(self) -> None:
-        super().__init__(convert_charrefs=True)
-        self.anchors: list[dict[str, str | None]] = []
-        self.base: str | None = None
-        self.api_version: str | None = None
-
-    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        # html.parser already unescapes attribute values (&gt;= → >=).
-        attributes = dict(attrs)
-        if tag == "a" and attributes.get("href"):
-            self.anchors.append(attributes)
-        elif tag == "base" and self.base is None:
-            self.base = attributes.get("href")
-        elif tag == "meta" and attributes.get("name") == "pypi:repository-version":
-            self.api_version = attributes.get("content")
-
-
 def parse_html_page(body: bytes, url: str, *, index_url: str | None = None) -> list[Link]:
     """Parse a PEP 503 HTML project (or find-links) page.
 
     The file name is the last path segment of the ``href`` (as PEP 503
     requires it to match the anchor text); ``<base href>`` is honoured.
     """
-    collector = _AnchorCollector()
+    # html.parser (and html.entities) load only for an HTML page: a JSON index
+    # or a find-links folder never needs them.
+    from bundler.index.html_anchors import AnchorCollector
+
+    collector = AnchorCollector()
     collector.feed(body.decode("utf-8", errors="replace"))
     collector.close()
     _check_api_version(collector.api_version, url)

@@ -13,11 +13,10 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from packaging.utils import canonicalize_name
 
-from bundler.build.builder import build_wheel
-from bundler.build.recipes import Host, Recipe, choose_recipe, detect_host
 from bundler.cache import cache_dir
 from bundler.errors import InputError
 from bundler.index.finder import Finder
@@ -30,6 +29,9 @@ from bundler.request.requirements_file import parse_requirement_arg
 from bundler.target.cuda import runtime_requirements
 from bundler.vendor.request import ProgressFactory, VendorRequest
 from bundler.vendor.unpacked import UnpackedWheel, find_unpacked
+
+if TYPE_CHECKING:
+    from bundler.build.recipes import Host, Recipe
 
 
 @dataclass(frozen=True)
@@ -164,6 +166,11 @@ def _build_all(request: VendorRequest, sdists: Mapping[LockedPackage, Path]) -> 
             + " ".join(f"--build {n}" for n in refused)
             + " (or [tool.kbundle] build).",
         )
+    # The build stage (recipes, the probe, the builder) loads only when a lock
+    # has sdists: a vendor of wheels alone never pays for it.
+    from bundler.build.builder import build_wheel
+    from bundler.build.recipes import choose_recipe, detect_host
+
     host = detect_host(request.build_python)
     wheels: list[Path] = []
     runtime: list[str] = []

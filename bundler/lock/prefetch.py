@@ -20,7 +20,6 @@ from types import TracebackType
 
 from packaging.utils import NormalizedName
 
-from bundler.build.builder import prepare_metadata
 from bundler.errors import KbundleError
 from bundler.index.finder import Finder
 from bundler.index.simple_api import Link
@@ -66,6 +65,9 @@ class PrefetchingSource:
     def prepared_metadata(self, link: Link) -> bytes:
         with tempfile.TemporaryDirectory(prefix="kbundle-sdist-") as tmp:
             sdist = self.finder.download(link, Path(tmp))
+            # The build stage loads only for an sdist whose metadata is dynamic.
+            from bundler.build.builder import prepare_metadata
+
             return prepare_metadata(sdist, link.sha256 or link.url)
 
     def hint(self, wants: Iterable[tuple[NormalizedName, str, Chooser]]) -> None:

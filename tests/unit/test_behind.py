@@ -97,3 +97,24 @@ def test_a_preloaded_requested_package_names_itself() -> None:
     )
     assert [c.kind for c in found.constraints] == ["preloaded"]
     assert "unsloth is preloaded by the host at 2024.8" in found.message()
+
+
+def test_an_image_copy_is_checked_only_when_something_fixes_it() -> None:
+    target = parse_target_toml(parse_toml(TARGET + b'unsloth = "2024.8"\n', "t"), "t", Path())
+    image = Candidate(UNSLOTH, Version("2024.8"), "image")
+
+    def check(kept: frozenset[NormalizedName], fail: bool) -> list[behind.FarBehind]:
+        return find_far_behind(
+            target,
+            [Requirement(UNSLOTH, SpecifierSet())],
+            {UNSLOTH: image},
+            lambda name: pytest.fail("no page needed") if fail else Offer((NEW, OLD), ()),
+            lambda name, version: pytest.fail("no trial needed") if fail else [],
+            kept=kept,
+        )
+
+    # Preferred by kbundle's rule: neither the project page nor a trial is asked for.
+    assert check(frozenset(), fail=True) == []
+    # Kept by the user: checked, and the keep is named.
+    [found] = check(frozenset({UNSLOTH}), fail=False)
+    assert [c.kind for c in found.constraints] == ["kept"]

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, cast
 
 import pytest
 
-import bundler.lock.prefetch as prefetch_module
+import bundler.build.builder as builder
 from bundler.errors import NetworkError
 from bundler.index.simple_api import Link, make_link
 from bundler.lock.prefetch import PrefetchingSource
@@ -160,7 +160,7 @@ def test_prepared_metadata_builds_a_downloaded_sdist(monkeypatch: pytest.MonkeyP
         built.append((sdist.read_bytes(), key))
         return b"Name: demo\n"
 
-    monkeypatch.setattr(prefetch_module, "prepare_metadata", prepare)
+    monkeypatch.setattr(builder, "prepare_metadata", prepare)
     hashed, plain = link("demo-1.0.tar.gz", "3" * 64), link("demo-0.9.tar.gz")
     finder = FakeFinder({})
     with source_over(finder) as source:

@@ -6,6 +6,7 @@ Everything the benchmarks write goes under ``$KBUNDLE_BENCH_DIR`` (default
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import json
 import os
@@ -16,6 +17,7 @@ import statistics
 import subprocess
 import sys
 import sysconfig
+import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -351,14 +353,25 @@ def run(
         proc = subprocess.Popen(
             argv, cwd=cwd, env=dict(env), stdout=stdout, stderr=out, start_new_session=True
         )
+        # Popen.wait(timeout=...) polls, sleeping up to 50 ms between looks, which
+        # rounded every sub-second run up to the next 50 ms step (0.2135, 0.2635,
+        # ...). A blocking wait returns the moment the process ends; a timer kills
+        # the process group (the whole command) when it runs out of time.
+        expired = threading.Event()
+
+        def kill() -> None:
+            expired.set()
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(proc.pid, 9)
+
+        timer = threading.Timer(timeout, kill)
+        timer.start()
         try:
-            code = proc.wait(timeout=timeout)
-            timed_out = False
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, 9)  # the whole process group of this one command
             code = proc.wait()
-            timed_out = True
+        finally:
+            timer.cancel()
         seconds = time.perf_counter() - start
+        timed_out = expired.is_set()
         out.write(f"\n[exit {code}{' (timeout)' if timed_out else ''} after {seconds:.2f}s]\n")
     status = "TIMEOUT" if timed_out else ("ok" if code == 0 else f"exit {code}")
     print(f"    {seconds:8.2f}s  {status:8}  {log.name}", flush=True)

@@ -14,9 +14,10 @@ keeps it for a build.
 from __future__ import annotations
 
 from collections import deque
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Future
 from typing import TYPE_CHECKING
 
+from bundler.background import DaemonPool
 from bundler.net.errors import HttpStatusError
 
 if TYPE_CHECKING:
@@ -52,7 +53,7 @@ class RangeStream:
         self._offset = 0  # into _chunk
         self._asked = 0  # first byte not yet asked for
         self._pending: deque[Future[bytes]] = deque()
-        self._executor: ThreadPoolExecutor | None = None
+        self._executor: DaemonPool | None = None
         self.read_bytes = 0
 
     def __enter__(self) -> RangeStream:
@@ -72,7 +73,7 @@ class RangeStream:
             future.cancel()
         self._pending.clear()
         if self._executor is not None:
-            self._executor.shutdown(wait=False, cancel_futures=True)
+            self._executor.shutdown()
             self._executor = None
 
     def read(self, size: int = -1) -> bytes:
@@ -117,7 +118,7 @@ class RangeStream:
 
     def _ask(self) -> None:
         if self._executor is None:
-            self._executor = ThreadPoolExecutor(self.AHEAD, thread_name_prefix="kbundle-range")
+            self._executor = DaemonPool(self.AHEAD, "kbundle-range")
         length = min(self.CHUNK, self._budget - self._asked)
         self._pending.append(self._executor.submit(self._fetch, self._asked, length))
         self._asked += length

@@ -14,12 +14,12 @@ import logging
 import tempfile
 import threading
 from collections.abc import Iterable, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from types import TracebackType
 
 from packaging.utils import NormalizedName
 
+from bundler.background import DaemonPool
 from bundler.errors import KbundleError
 from bundler.index.finder import Finder
 from bundler.index.simple_api import Link
@@ -33,7 +33,7 @@ class PrefetchingSource:
 
     def __init__(self, finder: Finder, workers: int = 16) -> None:
         self.finder = finder
-        self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="kbundle-prefetch")
+        self._pool = DaemonPool(workers, "kbundle-prefetch")
         self._seen: set[tuple[NormalizedName, str]] = set()
         self._links: set[str] = set()
         self._lock = threading.Lock()
@@ -91,7 +91,7 @@ class PrefetchingSource:
             log.debug("prefetch of %s failed: %s", name, exc)
 
     def close(self) -> None:
-        self._pool.shutdown(wait=False, cancel_futures=True)
+        self._pool.shutdown()
 
     def __enter__(self) -> PrefetchingSource:
         return self

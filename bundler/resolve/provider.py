@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from packaging.requirements import Requirement as PkgRequirement
@@ -296,12 +296,17 @@ class TargetProvider(AbstractProvider[Requirement, Candidate, str]):
                 )
             )
         deps.extend(self._marker_filtered(meta, candidate))
-        self.source.hint(
-            (d.name, str(d.specifier), self._chooser(d.specifier))
-            for d in deps
-            if d.name != PYTHON and not self._image_fits(d)
-        )
+        self.hint(deps)
         return deps
+
+    def hint(self, requirements: Iterable[Requirement]) -> None:
+        """Tell the source what the resolver will ask about next, so it can fetch
+        the pages and metadata in parallel: requirements the image cannot meet."""
+        self.source.hint(
+            (r.name, str(r.specifier), self._chooser(r.specifier))
+            for r in requirements
+            if r.name != PYTHON and not self._image_fits(r)
+        )
 
     def _prefetch_older(self, candidate: Candidate) -> None:
         # Past the newest version the resolver is backtracking through this

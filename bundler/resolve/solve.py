@@ -154,6 +154,8 @@ def _one_pass(
         Requirement(d, SpecifierSet(), origin=b.sentence(), text=str(d)) for d, b in forced.items()
     ]
     resolver: Resolver[Requirement, Candidate, str] = Resolver(provider, reporter or BaseReporter())
+    # resolvelib takes the roots one at a time; fetch all of theirs at once.
+    provider.hint(roots)
     try:
         result = resolver.resolve(roots, max_rounds=_MAX_ROUNDS)
     except ResolutionImpossible as exc:

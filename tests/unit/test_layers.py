@@ -28,7 +28,17 @@ STAGES = (
     "cli",
 )
 #: Modules and packages every stage may use; they import no stage themselves.
-SHARED = ("__init__", "errors", "cache", "toml_table", "inputs", "pip_lines", "net", "elf")
+SHARED = (
+    "__init__",
+    "errors",
+    "cache",
+    "toml_table",
+    "inputs",
+    "pip_lines",
+    "background",
+    "net",
+    "elf",
+)
 #: The value resolve writes and every later stage reads; earlier ones may name it too
 #: (a request carries the previous lock).
 LOCK_VALUE = "bundler.lock.model"

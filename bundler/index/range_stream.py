@@ -69,9 +69,7 @@ class RangeStream:
 
     def close(self) -> None:
         """Stop fetching: requests not yet sent are cancelled, running ones abandoned."""
-        for future in self._pending:
-            future.cancel()
-        self._pending.clear()
+        self._pending.clear()  # the pool's shutdown cancels those not started
         if self._executor is not None:
             self._executor.shutdown()
             self._executor = None

@@ -100,3 +100,24 @@ def test_the_image_base_install_skips_only_lines_that_need_an_extra() -> None:
     requirements = provider.image_requirements(name)
     assert requirements is not None
     assert [r.name for r in requirements] == ["alpha", "delta", "eps", "zeta"]
+
+
+def test_the_roots_the_image_cannot_meet_are_hinted_before_any_page_is_read() -> None:
+    class FirstAsks(HintRecorder):
+        """Records which names were hinted by the time the first page is read."""
+
+        hinted_first: list[str] | None = None
+
+        def files(self, name: NormalizedName) -> list[Link]:
+            if self.hinted_first is None:
+                self.hinted_first = sorted(n for n, _, _ in self.hints)
+            return super().files(name)
+
+    source = FirstAsks()
+    roots = [
+        Requirement.from_pkg(PkgRequirement(text), "command line")
+        for text in ("lib", "tool", "numpy")  # numpy: the image has it
+    ]
+    resolve(load_preset("kaggle-cpu-2026"), roots, source=source, policy=Policy())
+    # All at once, so their pages come in parallel; not the image's numpy.
+    assert source.hinted_first == ["lib", "tool"]

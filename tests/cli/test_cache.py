@@ -7,7 +7,6 @@ import os
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -15,15 +14,11 @@ import pytest
 from tests.helpers.image import capture, image_venv
 from tests.helpers.index_server import IndexServer
 from tests.helpers.run import Result, run_cli
-from tests.helpers.wheels import build_app_wheels
 
 
 @pytest.fixture
-def index(tmp_path: Path) -> Iterator[IndexServer]:
-    simple = tmp_path / "index" / "simple"
-    build_app_wheels(simple)
-    with IndexServer({"simple": simple}) as server:
-        yield server
+def index(app_index: IndexServer) -> IndexServer:
+    return app_index
 
 
 def _vendor(index: IndexServer, tmp_path: Path, lib: Path) -> Result:

@@ -12,7 +12,6 @@ import sys
 import textwrap
 import time
 import zipfile
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -21,7 +20,7 @@ from tests.helpers.image import capture, image_venv
 from tests.helpers.index_server import IndexServer
 from tests.helpers.interrupt import kill_mid_unpack
 from tests.helpers.run import REPO, Result, run_cli
-from tests.helpers.wheels import build_app_wheels, build_sdist, build_wheel
+from tests.helpers.wheels import build_sdist, build_wheel
 
 
 def _in_image(python: Path, lib: Path, code: str) -> dict[str, object]:
@@ -39,11 +38,8 @@ def _in_image(python: Path, lib: Path, code: str) -> dict[str, object]:
 
 
 @pytest.fixture
-def index(tmp_path: Path) -> Iterator[IndexServer]:
-    simple = tmp_path / "index" / "simple"
-    build_app_wheels(simple)
-    with IndexServer({"simple": simple}) as server:
-        yield server
+def index(app_index: IndexServer) -> IndexServer:
+    return app_index
 
 
 def _vendor(index: IndexServer, target: Path, lib: Path, *args: str) -> Result:

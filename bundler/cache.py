@@ -41,17 +41,19 @@ _LOCK_POLL = 0.2
 
 if sys.platform == "win32":  # pragma: no cover - kbundle targets Linux
 
-    def _lock(fd: int, *, blocking: bool) -> bool:
+    def _lock(fd: int, *, blocking: bool, shared: bool = False) -> bool:
         """Windows has no flock: concurrent writers of one part file are not guarded."""
         return True
 
 else:
     import fcntl
 
-    def _lock(fd: int, *, blocking: bool) -> bool:
-        """Take an exclusive flock on ``fd``; False when it is held and not ``blocking``."""
+    def _lock(fd: int, *, blocking: bool, shared: bool = False) -> bool:
+        """Take an exclusive (or ``shared``) flock on ``fd``; False when another
+        holder excludes it and not ``blocking``."""
+        mode = fcntl.LOCK_SH if shared else fcntl.LOCK_EX
         try:
-            fcntl.flock(fd, fcntl.LOCK_EX | (0 if blocking else fcntl.LOCK_NB))
+            fcntl.flock(fd, mode | (0 if blocking else fcntl.LOCK_NB))
         except BlockingIOError:
             return False
         return True
@@ -66,6 +68,42 @@ def cache_dir(environ: Mapping[str, str] = os.environ) -> Path:
     import platformdirs
 
     return Path(platformdirs.user_cache_dir("kbundle", appauthor=False))
+
+
+#: The folder of the unpacked-wheel cache (:mod:`bundler.vendor.unpacked`), bumped
+#: whenever what an entry holds changes (layout, shebang, prelude); named here so
+#: ``kbundle cache`` can tell the current layout from older ones.
+UNPACKED_LAYOUT = "unpacked-v1"
+#: The cache-wide lock: every command that uses the cache holds it shared
+#: (:func:`use_cache`), ``kbundle cache clean`` and ``prune`` exclusively.
+CACHE_LOCK = ".lock"
+#: The descriptor that holds this process's shared cache lock, while it lives.
+_USING: dict[Path, int] = {}
+
+
+def use_cache(root: Path | None = None) -> None:
+    """Hold a shared lock on the cache for the rest of this process.
+
+    ``kbundle cache clean`` takes the same lock exclusively, so it waits for
+    running commands, and a command started during a clean waits for it to
+    end instead of reading a half-deleted cache. Best effort: a cache that
+    cannot be opened is not locked (the first write reports why). The
+    descriptor is not inherited, so a build subprocess never holds the lock.
+    """
+    root = root or cache_dir()
+    if root in _USING:
+        return
+    path = root / CACHE_LOCK
+    try:
+        root.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, os.O_RDWR | os.O_CREAT | getattr(os, "O_CLOEXEC", 0), 0o644)
+    except OSError as exc:
+        log.debug("not locking the cache %s: %s", root, exc)
+        return
+    if not _lock(fd, blocking=False, shared=True):
+        log.warning("waiting for `kbundle cache` to finish with %s", root)
+        _lock(fd, blocking=True, shared=True)
+    _USING[root] = fd
 
 
 def key_path(root: Path, key: str, suffix: str = "") -> Path:

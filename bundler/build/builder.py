@@ -32,7 +32,7 @@ from typing import IO, TYPE_CHECKING
 
 from packaging.utils import InvalidWheelFilename, parse_wheel_filename
 
-from bundler.cache import cache_dir
+from bundler.cache import atomic_write, cache_dir
 from bundler.errors import KbundleError
 
 if TYPE_CHECKING:
@@ -327,8 +327,6 @@ def prepare_metadata(sdist: Path, sdist_sha256: str) -> bytes:
                 hint="Pin a version with a wheel or static metadata, or fix the sdist.",
             ) from exc
     data = str(message).encode()
-    entry.parent.mkdir(parents=True, exist_ok=True)
-    tmp_entry = entry.with_name(entry.name + ".tmp")
-    tmp_entry.write_bytes(data)
-    tmp_entry.replace(entry)
+    # A temporary name of its own: two processes preparing one sdist never share it.
+    atomic_write(entry, data)
     return data

@@ -30,6 +30,7 @@ _COMMANDS = {
     "vendor": "bundler.cli.vendor_cmd:vendor",
     "check": "bundler.cli.check_cmd:check",
     "pack": "bundler.cli.pack_cmd:pack_command",
+    "cache": "bundler.cli.cache_cmd:cache",
 }
 
 log = logging.getLogger("bundler")

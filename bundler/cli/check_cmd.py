@@ -8,6 +8,7 @@ from pathlib import Path
 
 import click
 
+from bundler.cache import use_cache
 from bundler.check import CheckInputs, exit_code, run_checks
 from bundler.check.native import cuda_libraries
 from bundler.cli.options import preloaded_option
@@ -112,6 +113,7 @@ def check(
     Exit 0 when clean, 1 when an error (or, with --strict, a warning) was found,
     2 on bad input.
     """
+    use_cache()  # a `kbundle cache clean` waits for this run, and it for a clean
     s = settings()
     config = s.config
     installed = load_manifest_from(manifest) if manifest else None

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import click
 
+from bundler.cache import use_cache
 from bundler.cli.options import lock_inputs, replace_option
 from bundler.cli.output_file import check_replacement, write_output
 from bundler.cli.report import report_lock
@@ -81,6 +82,7 @@ def lock(
     target, never for this machine. An existing lock's pins are kept while
     they still fit (see --upgrade).
     """
+    use_cache()  # a `kbundle cache clean` waits for this run, and it for a clean
     s = settings()
     config = s.config
     t = request_target(inputs, config)

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import click
 
+from bundler.cache import use_cache
 from bundler.cli.options import lock_inputs, replace_option
 from bundler.cli.output_file import check_replacement, write_output
 from bundler.cli.paths import FolderPath
@@ -158,6 +159,7 @@ def vendor(
     With --wheelhouse DIR, the same wheels go into DIR for an offline pip
     install instead.
     """
+    use_cache()  # a `kbundle cache clean` waits for this run, and it for a clean
     s = settings()
     config = s.config
     if wheelhouse is not None and lib is not None:

@@ -86,17 +86,20 @@ def fetch_and_build(
 ) -> Fetched:
     """Fetch the lock's vendored files into ``downloads`` and build its sdists.
 
-    With ``unpacked``, a wheel already in the unpacked cache comes as that
-    entry and is not fetched at all; without it every wheel is a file (the
-    wheelhouse wants files). ``client`` defaults to an :class:`HttpClient`
-    honouring ``request.offline``.
+    Every reason a build cannot run (not allowed, another CPU architecture or
+    Python, a missing ``--build-python``) is raised before the first request:
+    a refusal must not cost the download of a 76 MB sdist. With ``unpacked``,
+    a wheel already in the unpacked cache comes as that entry and is not
+    fetched at all; without it every wheel is a file (the wheelhouse wants
+    files). ``client`` defaults to an :class:`HttpClient` honouring
+    ``request.offline``.
     """
-    finder = Finder(request.index, client or HttpClient(offline=request.offline))
     packages = list(request.lock.vendored)
+    plan = _plan_builds(request, [p for p in packages if p.source == "build"])
+    finder = Finder(request.index, client or HttpClient(offline=request.offline))
     fetched, hashes = _fetch(finder, packages, downloads, progress, unpacked=unpacked)
     wheels = [fetched[p] for p in packages if p.source == "vendor"]
-    sdists = {p: f for p in packages if p.source == "build" and isinstance(f := fetched[p], Path)}
-    builds = _build_all(request, sdists)
+    builds = _build_all(request, plan, fetched)
     notes = list(builds.notes)
     sources = {str(canonicalize_name(p.name)): p.source for p in packages}
     if builds.runtime:
@@ -152,10 +155,18 @@ def _may_build(name: str, allowed: frozenset[str]) -> bool:
     return ":all:" in allowed or canonicalize_name(name) in allowed
 
 
-def _build_all(request: VendorRequest, sdists: Mapping[LockedPackage, Path]) -> _Builds:
-    """Build every sdist, in name order."""
+@dataclass(frozen=True)
+class _BuildPlan:
+    """The build host and each sdist's recipe, in name order (empty: nothing to build)."""
+
+    host: Host | None
+    recipes: tuple[tuple[LockedPackage, Recipe], ...]
+
+
+def _plan_builds(request: VendorRequest, sdists: Sequence[LockedPackage]) -> _BuildPlan:
+    """Settle how each sdist will be built, or why it cannot be, before any request."""
     if not sdists:
-        return _Builds((), (), (), ())
+        return _BuildPlan(None, ())
     refused = [p.name for p in sdists if not _may_build(p.name, request.build)]
     if refused:
         raise InputError(
@@ -168,20 +179,38 @@ def _build_all(request: VendorRequest, sdists: Mapping[LockedPackage, Path]) -> 
         )
     # The build stage (recipes, the probe, the builder) loads only when a lock
     # has sdists: a vendor of wheels alone never pays for it.
-    from bundler.build.builder import build_wheel
     from bundler.build.recipes import choose_recipe, detect_host
 
     host = detect_host(request.build_python)
+    recipes = tuple(
+        (p, choose_recipe(p.name, request.target, host, cpu_only=request.cpu_only))
+        for p in sorted(sdists, key=lambda p: p.name)
+    )
+    return _BuildPlan(host, recipes)
+
+
+def _build_all(
+    request: VendorRequest,
+    plan: _BuildPlan,
+    fetched: Mapping[LockedPackage, Path | UnpackedWheel],
+) -> _Builds:
+    """Build every planned sdist from its fetched file, in name order."""
+    if plan.host is None:
+        return _Builds((), (), (), ())
+    from bundler.build.builder import build_wheel
+
+    host = plan.host
     wheels: list[Path] = []
     runtime: list[str] = []
     notes: list[str] = []
     warnings: list[str] = []
-    for package, sdist in sorted(sdists.items(), key=lambda kv: kv[0].name):
-        recipe = choose_recipe(package.name, request.target, host, cpu_only=request.cpu_only)
-        warnings.extend(recipe.warnings)
-        notes.extend(recipe.notes)
+    for package, recipe in plan.recipes:
+        sdist = fetched[package]
+        assert isinstance(sdist, Path)  # only wheels come unpacked
         assert package.sdist is not None
         assert package.sdist.sha256 is not None  # the lock file requires it
+        warnings.extend(recipe.warnings)
+        notes.extend(recipe.notes)
         wheels.append(
             build_wheel(
                 sdist,

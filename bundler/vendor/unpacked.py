@@ -48,6 +48,7 @@ from pathlib import Path
 
 from packaging.utils import InvalidWheelFilename, parse_wheel_filename
 
+from bundler.cache import UNPACKED_LAYOUT as LAYOUT
 from bundler.cache import file_lock, key_path
 from bundler.vendor.wheel_errors import BadWheelError, WheelProblem
 
@@ -60,8 +61,6 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-#: Bumped whenever what an entry holds changes (layout, shebang, prelude).
-LAYOUT = "unpacked-v1"
 _MANIFEST = "entry.json"
 _FORMAT = 1
 #: Files at least this big that have identical content share one inode.

@@ -12,7 +12,6 @@ import sys
 import textwrap
 import time
 import zipfile
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -21,7 +20,7 @@ from tests.helpers.image import capture, image_venv
 from tests.helpers.index_server import IndexServer
 from tests.helpers.interrupt import kill_mid_unpack
 from tests.helpers.run import REPO, Result, run_cli
-from tests.helpers.wheels import build_app_wheels, build_sdist, build_wheel
+from tests.helpers.wheels import build_sdist, build_wheel
 
 
 def _in_image(python: Path, lib: Path, code: str) -> dict[str, object]:
@@ -39,11 +38,8 @@ def _in_image(python: Path, lib: Path, code: str) -> dict[str, object]:
 
 
 @pytest.fixture
-def index(tmp_path: Path) -> Iterator[IndexServer]:
-    simple = tmp_path / "index" / "simple"
-    build_app_wheels(simple)
-    with IndexServer({"simple": simple}) as server:
-        yield server
+def index(app_index: IndexServer) -> IndexServer:
+    return app_index
 
 
 def _vendor(index: IndexServer, target: Path, lib: Path, *args: str) -> Result:
@@ -224,6 +220,7 @@ def test_build_needs_permission_at_vendor_time(index: IndexServer, tmp_path: Pat
         ).exit_code
         == 0
     )
+    before = len(index.log)
     res = run_cli(
         "vendor",
         "--target",
@@ -237,6 +234,27 @@ def test_build_needs_permission_at_vendor_time(index: IndexServer, tmp_path: Pat
     )
     assert res.exit_code == 2
     assert "--build srconly" in res.stderr and "Traceback" not in res.stderr
+    assert index.log[before:] == []  # refused before a byte of the sdist was fetched
+
+
+def test_a_build_for_another_cpu_is_refused_before_any_download(
+    index: IndexServer, tmp_path: Path
+) -> None:
+    simple = Path(index.indexes["simple"])
+    build_sdist(simple, "srconly", "1.0", metadata_version="2.2")
+    lock, lib = tmp_path / "pylock.toml", tmp_path / "lib"
+    common = ("--target", "manylinux_2_28-py312-aarch64", "-i", index.index_url())
+    locked = run_cli("lock", "srconly", *common, "--build", "srconly", "-o", str(lock))
+    assert locked.exit_code == 0, locked.stderr
+    before = len(index.log)
+
+    res = run_cli("vendor", *common, "-t", str(lib), "--lock", str(lock), "--build", "srconly")
+
+    assert res.exit_code == 2, res.stderr
+    assert "does not cross-compile" in res.stderr and "aarch64" in res.stderr
+    assert "Traceback" not in res.stderr
+    assert index.log[before:] == []
+    assert not lib.exists()
 
 
 def test_lock_for_another_target_is_refused(index: IndexServer, tmp_path: Path) -> None:

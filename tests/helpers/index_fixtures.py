@@ -2,7 +2,8 @@
 
 ``local_index`` puts kbundle's cache in the test's own folder (tests look
 inside it) and serves an empty ``dists`` folder as a loopback index that the
-test fills with wheels and sdists.
+test fills with wheels and sdists. ``app_index`` serves the small app the
+vendor tests ship (:func:`~tests.helpers.wheels.build_app_wheels`).
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from tests.helpers.index_server import IndexServer
+from tests.helpers.wheels import build_app_wheels
 
 
 @pytest.fixture
@@ -33,4 +35,13 @@ def server(dists: Path) -> Iterator[IndexServer]:
     """A loopback index over ``dists``."""
     dists.mkdir(exist_ok=True)
     with IndexServer({"simple": dists}) as running:
+        yield running
+
+
+@pytest.fixture
+def app_index(tmp_path: Path) -> Iterator[IndexServer]:
+    """A loopback index of ``app`` (needs ``helper`` and ``numpy``), ``helper`` and ``numpy``."""
+    simple = tmp_path / "index" / "simple"
+    build_app_wheels(simple)
+    with IndexServer({"simple": simple}) as running:
         yield running

@@ -32,6 +32,7 @@ SHARED = (
     "__init__",
     "errors",
     "cache",
+    "cache_admin",
     "toml_table",
     "inputs",
     "pip_lines",

@@ -85,6 +85,32 @@ def test_an_sdist_is_built_only_when_allowed(tmp_path: Path) -> None:
     assert caught.value.hint is not None and "--build slow-pkg" in caught.value.hint
 
 
+def test_a_refused_build_fetches_nothing(tmp_path: Path) -> None:
+    sdist = build_sdist(tmp_path / "sdists", "slow-pkg", "1.0")
+    gone = artifact(sdist)
+    sdist.unlink()  # a fetch would fail on the missing file, not refuse the build
+    lock = lock_of(TARGET, LockedPackage("slow-pkg", "1.0", "build", sdist=gone))
+
+    with pytest.raises(InputError, match="must be built from source"):
+        fetch_and_build(request_for(lock), tmp_path / "downloads")
+
+    assert not (tmp_path / "downloads").exists()
+
+
+def test_a_build_for_another_cpu_is_refused_before_the_fetch(tmp_path: Path) -> None:
+    sdist = build_sdist(tmp_path / "sdists", "slow-pkg", "1.0")
+    gone = artifact(sdist)
+    sdist.unlink()
+    arm = load_preset("manylinux_2_28-py312-aarch64")
+    lock = lock_of(arm, LockedPackage("slow-pkg", "1.0", "build", sdist=gone))
+    request = VendorRequest(
+        lock, arm, Path("lib"), IndexConfig(index_urls=()), build=frozenset({":all:"})
+    )
+
+    with pytest.raises(InputError, match="does not cross-compile"):
+        fetch_and_build(request, tmp_path / "downloads")
+
+
 def test_a_locked_file_name_kbundle_cannot_read_is_an_input_error() -> None:
     with pytest.raises(InputError, match=r"cannot read: README\.txt"):
         artifact_link(Artifact("file:///tmp/README.txt", "README.txt", None, None))

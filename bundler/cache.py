@@ -93,10 +93,8 @@ def use_cache(root: Path | None = None) -> None:
     root = root or cache_dir()
     if root in _USING:
         return
-    path = root / CACHE_LOCK
     try:
-        root.mkdir(parents=True, exist_ok=True)
-        fd = os.open(path, os.O_RDWR | os.O_CREAT | getattr(os, "O_CLOEXEC", 0), 0o644)
+        fd = _open_lock_file(root / CACHE_LOCK)
     except OSError as exc:
         log.debug("not locking the cache %s: %s", root, exc)
         return

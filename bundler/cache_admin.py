@@ -113,29 +113,8 @@ def is_temporary(name: str) -> bool:
 def usage(root: Path) -> Usage:
     """Measure the cache at ``root`` (a missing cache is empty)."""
     found = Usage(root, {name: SectionUsage(name) for name in (*SECTION_NAMES, TEMPORARY)})
-    links: dict[tuple[int, int], int] = {}
-    entries: list[tuple[str, os.stat_result]] = []
-    for kind, path in _walk(root):
-        try:
-            info = path.lstat()
-        except FileNotFoundError:
-            continue
-        if stat.S_ISREG(info.st_mode) and path.name != CACHE_LOCK:
-            key = (info.st_dev, info.st_ino)
-            links[key] = links.get(key, 0) + 1
-            entries.append((kind, info))
-    counted: set[tuple[int, int]] = set()
-    for kind, info in entries:
-        key = (info.st_dev, info.st_ino)
-        section = found.sections[kind]
-        section.files += 1
-        if key in counted:
-            continue
-        counted.add(key)
-        section.size += info.st_size
-        if info.st_nlink > links[key]:
-            section.linked += info.st_size
-    found.foreign = tuple(sorted(_foreign(root)))
+    _tally(found.sections, _walk(root))
+    found.foreign = _foreign(root)
     return found
 
 
@@ -153,15 +132,10 @@ def clean(
     with exclusive(root, on_wait):
         for section in SECTIONS:
             if section.name in chosen:
-                folder = root / section.folder
-                removed.sections[section.name] = _measure(section.name, [folder])
-                _remove(folder)
+                _take(removed, section.name, [root / section.folder])
         if names is None:
-            temporaries = _top_temporaries(root)
-            removed.sections[TEMPORARY] = _measure(TEMPORARY, temporaries)
-            for path in temporaries:
-                _remove(path)
-        removed.foreign = tuple(sorted(_foreign(root)))
+            _take(removed, TEMPORARY, _top_temporaries(root))
+        removed.foreign = _foreign(root)
     return removed
 
 
@@ -171,15 +145,10 @@ def prune(root: Path, *, ci: bool = False, on_wait: Callable[[], object] | None 
     :data:`CI_PRUNED` sections. Returns what was removed; ``on_wait`` as for :func:`clean`."""
     removed = Usage(root, {})
     with exclusive(root, on_wait):
-        prunable = _prunable(root)
-        removed.sections[TEMPORARY] = _measure(TEMPORARY, prunable)
-        for path in prunable:
-            _remove(path)
+        _take(removed, TEMPORARY, _prunable(root))
         for section in SECTIONS if ci else ():
             if section.name in CI_PRUNED:
-                folder = root / section.folder
-                removed.sections[section.name] = _measure(section.name, [folder])
-                _remove(folder)
+                _take(removed, section.name, [root / section.folder])
     return removed
 
 
@@ -239,18 +208,21 @@ def _top_names(root: Path) -> list[str]:
         return []
 
 
+def _is_top_temporary(name: str) -> bool:
+    """A temporary at the top of the cache, or an older layout of the unpacked section."""
+    return is_temporary(name) or (
+        _OLD_LAYOUT.fullmatch(name) is not None and name != UNPACKED_LAYOUT
+    )
+
+
 def _top_temporaries(root: Path) -> list[Path]:
-    """Temporaries at the top of the cache, and older layouts of the unpacked section."""
-    return [
-        root / name
-        for name in _top_names(root)
-        if is_temporary(name) or (_OLD_LAYOUT.fullmatch(name) and name != UNPACKED_LAYOUT)
-    ]
+    return [root / name for name in _top_names(root) if _is_top_temporary(name)]
 
 
-def _foreign(root: Path) -> Iterator[str]:
-    known = {s.folder for s in SECTIONS} | {CACHE_LOCK} | {p.name for p in _top_temporaries(root)}
-    yield from (name for name in _top_names(root) if name not in known)
+def _foreign(root: Path) -> tuple[str, ...]:
+    """The top-level names that are not kbundle's, sorted."""
+    known = {s.folder for s in SECTIONS} | {CACHE_LOCK}
+    return tuple(n for n in _top_names(root) if n not in known and not _is_top_temporary(n))
 
 
 def _prunable(root: Path) -> list[Path]:
@@ -268,26 +240,34 @@ def _prunable(root: Path) -> list[Path]:
     return list(found)
 
 
-def _measure(name: str, paths: Iterable[Path]) -> SectionUsage:
-    """Everything under ``paths``, whole, as one usage called ``name``."""
-    found = SectionUsage(name)
-    infos: dict[tuple[int, int], tuple[os.stat_result, int]] = {}
-    for top in paths:
-        for item, _ in _walk_tree(top, 0):
-            try:
-                info = item.lstat()
-            except FileNotFoundError:
-                continue
-            if not stat.S_ISREG(info.st_mode) or item.name == CACHE_LOCK:
-                continue
-            found.files += 1
-            key = (info.st_dev, info.st_ino)
-            infos[key] = (info, infos.get(key, (info, 0))[1] + 1)
-    for info, names in infos.values():
-        found.size += info.st_size
+def _tally(into: dict[str, SectionUsage], files: Iterable[tuple[str, Path]]) -> None:
+    """Add each ``(usage name, path)`` to ``into``: every name counts as a file,
+    each inode's bytes once (to the first usage that names it), and as linked
+    when more names point at it than ``files`` holds."""
+    first: dict[tuple[int, int], tuple[str, os.stat_result, int]] = {}
+    for name, path in files:
+        try:
+            info = path.lstat()
+        except FileNotFoundError:
+            continue
+        if not stat.S_ISREG(info.st_mode) or path.name == CACHE_LOCK:
+            continue
+        into[name].files += 1
+        key = (info.st_dev, info.st_ino)
+        owner, _, names = first.get(key, (name, info, 0))
+        first[key] = (owner, info, names + 1)
+    for owner, info, names in first.values():
+        into[owner].size += info.st_size
         if info.st_nlink > names:
-            found.linked += info.st_size
-    return found
+            into[owner].linked += info.st_size
+
+
+def _take(removed: Usage, name: str, paths: list[Path]) -> None:
+    """Measure ``paths``, whole, into ``removed`` as ``name``, then delete them."""
+    removed.sections[name] = SectionUsage(name)
+    _tally(removed.sections, ((name, item) for top in paths for item, _ in _walk_tree(top, 0)))
+    for path in paths:
+        _remove(path)
 
 
 def _remove(path: Path) -> None:

@@ -20,7 +20,10 @@ from bundler.cache_admin import (
 from bundler.cli.report import human_size, plain_table, plural
 from bundler.cli.settings import settings, verbosity_options
 
-_TEMPORARY_HOLDS = "left by interrupted runs (`kbundle cache prune` removes them)"
+#: What each usage holds, as `info` shows it.
+_HOLDS = {s.name: s.holds for s in SECTIONS} | {
+    TEMPORARY: "left by interrupted runs (`kbundle cache prune` removes them)"
+}
 
 
 @click.group("cache")
@@ -51,9 +54,8 @@ def info(as_json: bool) -> None:
     if settings().quiet:
         return
     click.echo(f"kbundle's cache: {found.root} ({_amount(found)})")
-    holds = {s.name: s.holds for s in SECTIONS} | {TEMPORARY: _TEMPORARY_HOLDS}
     rows = [
-        (name, human_size(part.size), f"{part.files:,}", holds[name])
+        (name, human_size(part.size), f"{part.files:,}", _HOLDS[name])
         for name, part in found.sections.items()
     ]
     click.echo("\n".join(plain_table(("section", "size", "files", "holds"), rows, right={1, 2})))
@@ -130,7 +132,6 @@ def _amount(found: Usage) -> str:
 
 def _usage_json(found: Usage) -> dict[str, object]:
     folders = {s.name: s.folder for s in SECTIONS}
-    holds = {s.name: s.holds for s in SECTIONS} | {TEMPORARY: _TEMPORARY_HOLDS}
     return {
         "root": str(found.root),
         "size": found.size,
@@ -139,7 +140,7 @@ def _usage_json(found: Usage) -> dict[str, object]:
             {
                 "name": name,
                 "folder": folders.get(name),
-                "holds": holds[name],
+                "holds": _HOLDS[name],
                 "size": part.size,
                 "files": part.files,
                 "linked": part.linked,

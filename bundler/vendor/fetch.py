@@ -157,16 +157,17 @@ def _may_build(name: str, allowed: frozenset[str]) -> bool:
 
 @dataclass(frozen=True)
 class _BuildPlan:
-    """The build host and each sdist's recipe, in name order (empty: nothing to build)."""
+    """The build host and each sdist's recipe, in name order."""
 
-    host: Host | None
+    host: Host
     recipes: tuple[tuple[LockedPackage, Recipe], ...]
 
 
-def _plan_builds(request: VendorRequest, sdists: Sequence[LockedPackage]) -> _BuildPlan:
-    """Settle how each sdist will be built, or why it cannot be, before any request."""
+def _plan_builds(request: VendorRequest, sdists: Sequence[LockedPackage]) -> _BuildPlan | None:
+    """Settle how each sdist will be built, or why it cannot be, before any
+    request (None: nothing to build)."""
     if not sdists:
-        return _BuildPlan(None, ())
+        return None
     refused = [p.name for p in sdists if not _may_build(p.name, request.build)]
     if refused:
         raise InputError(
@@ -191,15 +192,14 @@ def _plan_builds(request: VendorRequest, sdists: Sequence[LockedPackage]) -> _Bu
 
 def _build_all(
     request: VendorRequest,
-    plan: _BuildPlan,
+    plan: _BuildPlan | None,
     fetched: Mapping[LockedPackage, Path | UnpackedWheel],
 ) -> _Builds:
     """Build every planned sdist from its fetched file, in name order."""
-    if plan.host is None:
+    if plan is None:
         return _Builds((), (), (), ())
     from bundler.build.builder import build_wheel
 
-    host = plan.host
     wheels: list[Path] = []
     runtime: list[str] = []
     notes: list[str] = []
@@ -216,12 +216,12 @@ def _build_all(
                 sdist,
                 recipe,
                 request.target,
-                host,
+                plan.host,
                 sdist_sha256=package.sdist.sha256,
                 jobs=request.jobs,
             )
         )
-        runtime.extend(_runtime_for(recipe, host))
+        runtime.extend(_runtime_for(recipe, plan.host))
     return _Builds(tuple(wheels), tuple(runtime), tuple(notes), tuple(warnings))
 
 

@@ -122,3 +122,23 @@ def test_clean_waits_for_a_running_lock(tmp_path: Path) -> None:
     assert "waiting for other kbundle commands" in err
     assert out.startswith("removed 1 B in 1 file")
     assert not (cache / "http").exists()
+
+
+def test_prune_removes_what_a_killed_vendor_left(index: IndexServer, tmp_path: Path) -> None:
+    assert _vendor(index, tmp_path, tmp_path / "lib").exit_code == 0
+    cache = Path(os.environ["KBUNDLE_CACHE_DIR"])
+    leftover = cache / "kbundle-fetch-killed"
+    leftover.mkdir()
+    (leftover / "app-1.0-py3-none-any.whl").write_bytes(b"12345")
+    kept = _sections()
+
+    res = run_cli("cache", "prune")
+
+    assert res.exit_code == 0, res.stderr
+    assert res.stdout.startswith("removed 5 B in 1 file") and "temporary" in res.stdout
+    assert not leftover.exists()
+    assert {n: s["files"] for n, s in _sections().items()} == {
+        **{n: s["files"] for n, s in kept.items()},
+        "temporary": 0,
+    }
+    assert run_cli("cache", "prune").stdout.startswith("nothing to prune")
